@@ -1,0 +1,1 @@
+"""The applications, one module per task (shipped as `nnkit.apps`)."""

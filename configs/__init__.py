@@ -1,0 +1,1 @@
+"""Task configs (defaults and search spaces), shipped in the wheel as `nnkit.configs`."""

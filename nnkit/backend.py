@@ -1,0 +1,28 @@
+"""Importing Keras (and so its backend) for the CLI.
+
+TensorFlow 2.21 writes C++ start-up lines to stderr on import whatever TF_CPP_MIN_LOG_LEVEL
+says. The CLI promises one clear line on stderr for a user's mistake, so it imports Keras with
+file descriptor 2 pointed at /dev/null; NNKIT_DEBUG=1 shows everything.
+"""
+
+import os
+import sys
+
+
+def import_keras_quietly():
+    if "keras" in sys.modules or os.environ.get("NNKIT_DEBUG"):
+        import keras
+
+        return keras
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return keras

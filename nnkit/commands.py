@@ -1,0 +1,131 @@
+"""The commands every task has: train, evaluate, info. A task adds its own (predict, ...).
+
+Heavy modules are imported inside the command bodies, so `nnkit <task> --help` stays fast.
+"""
+
+import click
+
+from nnkit.backend import import_keras_quietly
+
+# CLI flag -> config key it sets; the same across tasks.
+FLAG_KEYS = {"model": ("model", "architecture"), "epochs": ("training", "epochs"),
+             "batch_size": ("training", "batch_size"), "seed": ("seed",)}
+
+
+def _nested(keys, value):
+    for key in reversed(keys):
+        value = {key: value}
+    return value
+
+
+def model_path_option(task):
+    return click.option("--model-path", default=f"saved_models/{task.name}", show_default=True,
+                        help="Saved model directory or .keras file.")
+
+
+def data_option(help_text):
+    return click.option("--data", "data", default=None, metavar="DIR|tfds:NAME", help=help_text)
+
+
+def train_command(task):
+    @click.command("train")
+    @click.option("--model", type=click.Choice(task.architectures), help="Architecture (model.architecture).")
+    @click.option("--epochs", type=click.IntRange(min=1), help="Number of epochs (training.epochs).")
+    @click.option("--batch-size", type=click.IntRange(min=1), help="Batch size (training.batch_size).")
+    @click.option("--seed", type=int, help="Seed for every random source.")
+    @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file of config overrides.")
+    @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                  help="Override one config key, e.g. --set training.learning_rate=0.001 (repeatable).")
+    @data_option("Data directory (default $NNKIT_DATA_DIR), or tfds:NAME for a TensorFlow Datasets entry.")
+    @click.option("--output", default=f"saved_models/{task.name}", show_default=True,
+                  help="Where the model, checkpoints and logs go; a killed run resumes from here.")
+    @click.option("--quiet", is_flag=True, help="No progress bar.")
+    def train(model, epochs, batch_size, seed, config_file, overrides, data, output, quiet):
+        """Train a model, evaluate it on the test split and save it."""
+        import_keras_quietly()
+        from nnkit.config import load_config
+        from nnkit.training import train as run_training
+
+        given = {"model": model, "epochs": epochs, "batch_size": batch_size, "seed": seed}
+        options = [_nested(FLAG_KEYS[flag], value) for flag, value in given.items() if value is not None]
+        data_dir = None
+        if data and data.startswith("tfds:"):
+            options.append({"data": {"source": data}})
+        else:
+            data_dir = data
+        config = load_config(task.name, config_file, overrides, options)
+        metadata = run_training(task, config, output, data_dir=data_dir, verbose=0 if quiet else "auto")
+        click.echo(task.format_report(metadata["metrics"]["test"]))
+        click.echo(f"Saved model to {output}/model.keras "
+                   f"({metadata['training']['wall_time_s']:.0f} s of training)")
+
+    return train
+
+
+def evaluate_command(task):
+    @click.command("evaluate")
+    @model_path_option(task)
+    @data_option("Data directory (default $NNKIT_DATA_DIR); the model's own data source otherwise.")
+    @click.option("--confusion-matrix", type=click.Path(dir_okay=False), help="Write a confusion-matrix PNG here.")
+    @click.option("--learning-curves", type=click.Path(dir_okay=False), help="Write learning-curve PNG here.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+    def evaluate(model_path, data, confusion_matrix, learning_curves, as_json):
+        """Score a saved model on the test split."""
+        import_keras_quietly()
+        import json
+
+        from nnkit.errors import NnkitError
+        from nnkit.reports import plot_confusion_matrix, plot_learning_curves
+        from nnkit.saving import load_model
+
+        model, metadata = load_model(model_path, expected_task=task.name)
+        config = metadata["config"]
+        data_dir = data
+        if data and data.startswith("tfds:"):
+            config = {**config, "data": {**config["data"], "source": data}}
+            data_dir = None
+        splits = task.load_data(config, data_dir, splits=("test",))
+        metrics = task.evaluate(model, splits.test, metadata["data"])
+        if confusion_matrix:
+            plot_confusion_matrix(metrics["confusion_matrix"], metadata["data"]["class_names"], confusion_matrix)
+        if learning_curves:
+            if not metadata.get("history"):
+                raise NnkitError(f"'{model_path}' has no training history to plot")
+            plot_learning_curves(metadata["history"], learning_curves)
+        click.echo(json.dumps(metrics, indent=2) if as_json else task.format_report(metrics))
+
+    return evaluate
+
+
+def info_command(task):
+    @click.command("info")
+    @model_path_option(task)
+    @click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
+    def info(model_path, as_json):
+        """Show a saved model's metadata and layer summary."""
+        import_keras_quietly()
+        import json
+
+        from nnkit.saving import load_model
+
+        model, metadata = load_model(model_path, expected_task=task.name)
+        if as_json:
+            click.echo(json.dumps(metadata, indent=2))
+            return
+        test = metadata.get("metrics", {}).get("test", {})
+        lines = [f"task: {metadata['task']}", f"created: {metadata['created']}",
+                 f"architecture: {metadata['config']['model']['architecture']}",
+                 f"test accuracy: {test['accuracy']:.4f}" if "accuracy" in test else None,
+                 f"training: {metadata['training']}", f"versions: {metadata['versions']}",
+                 f"config: {json.dumps(metadata['config'])}"]
+        click.echo("\n".join(line for line in lines if line))
+        model.summary(print_fn=lambda line, **_: click.echo(line))
+
+    return info
+
+
+def task_group(task, help_text):
+    group = click.Group(name=task.name, help=help_text)
+    for command in (train_command(task), evaluate_command(task), *task.commands(), info_command(task)):
+        group.add_command(command)
+    return group

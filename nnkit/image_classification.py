@@ -1,0 +1,130 @@
+"""What every image-classification app shares: model, metrics, and a predictor that reads
+real image files. An app adds its data and the way a raw image is normalised."""
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from nnkit.errors import NnkitError, UsageError
+from nnkit.task import Task
+
+
+class ImageClassificationTask(Task):
+    architectures = ("mlp", "lenet5", "alexnet", "vgg", "resnet", "cnn")
+
+    def normalize(self, gray):
+        """Turn a luminance array (0..255, any size) into the model's input image (uint8)."""
+        raise NotImplementedError
+
+    def build_model(self, config, info):
+        from nnkit.models.vision import build_image_classifier
+
+        return build_image_classifier(
+            tuple(info["input_shape"]), len(info["class_names"]), config["model"],
+            config["augmentation"], config["seed"], name=self.name,
+        )
+
+    def compile_options(self, config):
+        return {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
+
+    def evaluate(self, model, test, info):
+        from nnkit.reports import classification_metrics
+
+        images, labels = test
+        probabilities = model.predict(images, batch_size=512, verbose=0)
+        return classification_metrics(labels, probabilities.argmax(axis=1), info["class_names"])
+
+    def format_report(self, metrics):
+        from nnkit.reports import format_classification_report
+
+        return format_classification_report(metrics)
+
+    def make_predictor(self, model, metadata):
+        return ImagePredictor(self, model, metadata)
+
+    def commands(self):
+        return [predict_command(self)]
+
+
+class ImagePredictor:
+    """A saved image classifier that takes raw inputs: file paths, PIL images or arrays."""
+
+    def __init__(self, task, model, metadata):
+        self.task, self.model, self.metadata = task, model, metadata
+        self.class_names = metadata["data"]["class_names"]
+
+    def preprocess(self, inputs):
+        """Raw inputs -> a batch of normalised images, shape (n, height, width, 1)."""
+        from nnkit.data.images import read_grayscale
+
+        batch = []
+        for item in inputs:
+            name = str(item)
+            if isinstance(item, (str, Path)):
+                gray = read_grayscale(item)
+            elif hasattr(item, "mode") and hasattr(item, "size"):  # a PIL image
+                from nnkit.data.images import luminance
+
+                gray = luminance(item)
+            else:
+                gray = np.asarray(item, dtype=np.float32)
+                name = f"array {gray.shape}"
+                if gray.ndim == 3 and gray.shape[-1] in (1, 3, 4):
+                    gray = gray[..., :3].mean(axis=-1) if gray.shape[-1] != 1 else gray[..., 0]
+                if gray.ndim != 2 or min(gray.shape) < 1:
+                    raise UsageError(f"expected a 2-D grayscale or an RGB image array, got shape {gray.shape}")
+            try:
+                batch.append(self.task.normalize(gray))
+            except NnkitError as error:
+                raise NnkitError(f"{name}: {error}")
+        return np.stack(batch)[..., None]
+
+    def predict(self, inputs, top_k=1):
+        """One dict per input: the label, its probability and the `top_k` best classes."""
+        if isinstance(inputs, (str, Path)) or (isinstance(inputs, np.ndarray) and inputs.ndim == 2):
+            inputs = [inputs]
+        inputs = list(inputs)
+        if not inputs:
+            raise UsageError("nothing to predict: no inputs given")
+        probabilities = self.model.predict(self.preprocess(inputs), verbose=0)
+        top_k = max(1, min(top_k, len(self.class_names)))
+        results = []
+        for item, row in zip(inputs, probabilities):
+            best = np.argsort(-row)[:top_k]
+            ranked = [{"label": self.class_names[i], "probability": float(row[i])} for i in best]
+            source = str(item) if isinstance(item, (str, Path)) else None
+            results.append({"input": source, **ranked[0], "top_k": ranked})
+        return results
+
+
+def predict_command(task):
+    @click.command("predict")
+    @click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
+    @click.option("--model-path", default=f"saved_models/{task.name}", show_default=True,
+                  help="Saved model directory or .keras file.")
+    @click.option("--top-k", default=1, show_default=True, type=click.IntRange(min=1),
+                  help="Show the K most likely classes.")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+    def predict(images, model_path, top_k, as_json):
+        """Classify image files (PNG/JPEG, any size, colour or gray, either polarity).
+        A directory stands for the images inside it."""
+        from nnkit.backend import import_keras_quietly
+
+        import_keras_quietly()
+        import json
+
+        from nnkit.data.images import expand_image_paths
+        from nnkit.saving import load_predictor
+
+        paths = expand_image_paths(images)
+        predictor = load_predictor(model_path, expected_task=task.name)
+        results = predictor.predict(paths, top_k=top_k)
+        if as_json:
+            click.echo(json.dumps(results, indent=2))
+            return
+        for result in results:
+            ranked = ", ".join(f"{r['label']} ({r['probability']:.3f})" for r in result["top_k"])
+            click.echo(f"{result['input']}: {ranked}")
+
+    return predict

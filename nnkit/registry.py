@@ -1,0 +1,25 @@
+"""The task registry: task name -> where its app lives, and a one-line description.
+
+Kept free of heavy imports so that `nnkit --help` lists the tasks without loading
+TensorFlow or even the app modules.
+"""
+
+TASKS = {
+    "digits": ("nnkit.apps.digits", "Handwritten digit recognition (MNIST) with CNNs."),
+}
+
+
+def task_names():
+    return sorted(TASKS)
+
+
+def load_task(name):
+    """Import the app module of `name` and return its Task instance."""
+    import importlib
+
+    from nnkit.errors import UsageError
+
+    if name not in TASKS:
+        raise UsageError(f"unknown task '{name}' (known: {', '.join(task_names())})")
+    module = importlib.import_module(TASKS[name][0])
+    return module.TASK

@@ -1,0 +1,107 @@
+"""Saving and loading models with their metadata, never leaving a half-written file behind.
+
+A saved model is a directory holding `model.keras` and `metadata.json`. The metadata is also
+stored inside the `.keras` zip (as `nnkit.json`), so the `.keras` file alone is enough to
+predict: it holds the weights, the preprocessing layers and what the task needs to decode.
+"""
+
+import json
+import os
+import tempfile
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from nnkit.errors import NnkitError, UsageError
+
+MODEL_FILE = "model.keras"
+METADATA_FILE = "metadata.json"
+METADATA_IN_ZIP = "nnkit.json"
+FORMAT_VERSION = 1
+
+
+@contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside `path`; it replaces `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Keep every suffix: Keras insists on names ending in ".keras" or ".weights.h5".
+    suffix = "".join(path.suffixes)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[: -len(suffix) or None]}-", suffix=suffix)
+    os.close(handle)
+    try:
+        yield temporary
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; saved files follow the umask
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def _umask():
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def write_json(data, path):
+    with atomic_path(path) as temporary:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+
+
+def save_model(model, directory, metadata):
+    """Write `directory/model.keras` (metadata inside) and `directory/metadata.json`."""
+    directory = Path(directory)
+    metadata = {"format_version": FORMAT_VERSION, **metadata}
+    with atomic_path(directory / MODEL_FILE) as temporary:
+        model.save(temporary)
+        with zipfile.ZipFile(temporary, "a") as archive:
+            archive.writestr(METADATA_IN_ZIP, json.dumps(metadata, indent=2, sort_keys=True))
+    write_json(metadata, directory / METADATA_FILE)
+    return directory / MODEL_FILE
+
+
+def resolve_model_file(path):
+    path = Path(path)
+    model_file = path / MODEL_FILE if path.is_dir() else path
+    if not model_file.is_file():
+        raise NnkitError(f"no saved model at '{path}' (train one first, or pass --model-path)")
+    return model_file
+
+
+def read_metadata(path):
+    """The metadata stored inside a saved model, without loading Keras."""
+    model_file = resolve_model_file(path)
+    try:
+        with zipfile.ZipFile(model_file) as archive:
+            if METADATA_IN_ZIP not in archive.namelist():
+                raise NnkitError(f"'{model_file}' is a Keras file but not an nnkit model (no {METADATA_IN_ZIP} inside)")
+            return json.loads(archive.read(METADATA_IN_ZIP))
+    except (zipfile.BadZipFile, OSError, json.JSONDecodeError) as error:
+        raise NnkitError(f"'{model_file}' is not a readable .keras model file ({error})")
+
+
+def load_model(path, expected_task=None):
+    """Load (model, metadata); the task is checked before Keras reads the weights."""
+    metadata = read_metadata(path)
+    if expected_task and metadata.get("task") != expected_task:
+        raise UsageError(
+            f"'{path}' holds a model of task '{metadata.get('task')}', not '{expected_task}'"
+        )
+    import keras
+
+    try:
+        model = keras.saving.load_model(resolve_model_file(path), compile=False)
+    except Exception as error:  # Keras raises many kinds for damaged archives
+        raise NnkitError(f"cannot load the model in '{path}': {type(error).__name__}: {error}")
+    return model, metadata
+
+
+def load_predictor(path, expected_task=None):
+    """Load a saved model as its task's Predictor, which takes raw inputs."""
+    from nnkit.registry import load_task
+
+    model, metadata = load_model(path, expected_task)
+    return load_task(metadata["task"]).make_predictor(model, metadata)

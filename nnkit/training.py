@@ -1,0 +1,222 @@
+"""Training wiring shared by every task: optimizer and schedule from the config, callbacks,
+resume after a kill, and saving the finished model with its metadata.
+
+Output directory layout:
+    model.keras, metadata.json   the finished model (written atomically at the end)
+    checkpoints/best.keras       best epoch so far (atomic)
+    backup/                      BackupAndRestore state (atomic); a killed run resumes from it
+    training_log.csv, logs/      per-epoch metrics (CSV) and TensorBoard logs
+"""
+
+import json
+import math
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import keras
+
+from nnkit.errors import NnkitError, UsageError
+from nnkit.reproducibility import hardware, set_seed, versions
+from nnkit.saving import atomic_path, save_model, write_json
+
+BACKUP_DIR = "backup"
+TRAINING_LOG = "training_log.csv"
+OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "adamw": keras.optimizers.AdamW,
+    "sgd": lambda **kwargs: keras.optimizers.SGD(momentum=0.9, nesterov=True, **kwargs),
+    "rmsprop": keras.optimizers.RMSprop,
+}
+
+
+def make_optimizer(training, steps_per_epoch):
+    """The optimizer named in the config, with its learning-rate schedule and clipping."""
+    if training["optimizer"] not in OPTIMIZERS:
+        raise UsageError(f"training.optimizer must be one of {', '.join(OPTIMIZERS)}, got '{training['optimizer']}'")
+    rate = training["learning_rate"]
+    if training["schedule"] == "cosine":
+        warmup_steps = training["warmup_epochs"] * steps_per_epoch
+        decay_steps = max(1, training["epochs"] * steps_per_epoch - warmup_steps)
+        rate = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=rate / 10 if warmup_steps else rate,
+            decay_steps=decay_steps,
+            warmup_target=rate if warmup_steps else None,
+            warmup_steps=warmup_steps,
+        )
+    elif training["schedule"] not in ("constant", "plateau"):
+        raise UsageError(f"training.schedule must be cosine, constant or plateau, got '{training['schedule']}'")
+    options = {"learning_rate": rate}
+    if training["weight_decay"]:
+        options["weight_decay"] = training["weight_decay"]
+    if training["clipnorm"]:
+        options["clipnorm"] = training["clipnorm"]
+    return OPTIMIZERS[training["optimizer"]](**options)
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall time of each epoch's training steps alone (validation excluded)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start, self._train_end = time.perf_counter(), None
+
+    def on_test_begin(self, logs=None):
+        self._train_end = self._train_end or time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append((self._train_end or time.perf_counter()) - self._start)
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Save the model whenever the monitored metric improves, via a temporary file."""
+
+    def __init__(self, path, monitor):
+        super().__init__()
+        self.path, self.monitor = Path(path), monitor
+        self.mode = "max" if "acc" in monitor else "min"
+        self.best = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        if self.best is None or (value > self.best if self.mode == "max" else value < self.best):
+            self.best = value
+            with atomic_path(self.path) as temporary:
+                self.model.save(temporary)
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras's BackupAndRestore, but every backup file is written to a temporary name and
+    renamed: the stock callback writes the weights in place, and a kill during that write
+    leaves an HDF5 file that cannot be read, so the run could not resume."""
+
+    def _save_model(self):
+        Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
+        with atomic_path(self._weights_path) as temporary:
+            self.model.save_weights(temporary, overwrite=True)
+        state = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+        with atomic_path(self._training_metadata_path) as temporary:
+            Path(temporary).write_text(json.dumps(state))
+
+    def on_train_begin(self, logs=None):
+        try:
+            super().on_train_begin(logs)
+        except (OSError, ValueError) as error:
+            raise NnkitError(f"cannot resume from '{self.backup_dir}' ({error}); delete it to start afresh")
+
+
+def _is_resuming(output, config):
+    """A leftover backup means an interrupted run: resume it, but only with the same config."""
+    saved_config = output / BACKUP_DIR / "config.json"
+    if not saved_config.is_file():
+        return False
+    if json.loads(saved_config.read_text()) != config:
+        raise UsageError(
+            f"'{output}' holds an interrupted run with a different config; resume it with the same "
+            f"options, or delete '{saved_config.parent}' (or choose another --output) to start afresh"
+        )
+    return True
+
+
+def _start_afresh(output, config):
+    """Clear what a finished earlier run left, and mark this run as resumable."""
+    shutil.rmtree(output / BACKUP_DIR, ignore_errors=True)
+    (output / TRAINING_LOG).unlink(missing_ok=True)
+    write_json(config, output / BACKUP_DIR / "config.json")
+
+
+def callbacks_for(task, output, training, timer, has_validation):
+    monitor = task.monitor if has_validation else task.monitor.removeprefix("val_")
+    callbacks = [
+        # The epoch's CSV row is written before its backup: a kill between the two repeats the
+        # row on resume (read_training_log keeps the last) rather than losing it.
+        keras.callbacks.CSVLogger(str(output / TRAINING_LOG), append=True),
+        AtomicBackupAndRestore(str(output / BACKUP_DIR), delete_checkpoint=False),
+        BestCheckpoint(output / "checkpoints" / "best.keras", monitor),
+        keras.callbacks.EarlyStopping(
+            monitor=monitor, patience=training["early_stopping_patience"], restore_best_weights=True
+        ),
+        keras.callbacks.TensorBoard(str(output / "logs")),
+        keras.callbacks.TerminateOnNaN(),
+        timer,
+    ]
+    if training["schedule"] == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=2))
+    return callbacks
+
+
+def train(task, config, output, data_dir=None, verbose="auto"):
+    """Train `task` with `config`, evaluate on the test split, save to `output`; returns metadata."""
+    output = Path(output)
+    resumed = _is_resuming(output, config)
+    set_seed(config["seed"])
+    splits = task.load_data(config, data_dir)
+    training = config["training"]
+    (x_train, y_train) = splits.train
+    steps_per_epoch = -(-len(x_train) // training["batch_size"])
+
+    model = task.build_model(config, splits.info)
+    model.compile(optimizer=make_optimizer(training, steps_per_epoch), **task.compile_options(config))
+    if resumed:
+        print(f"Resuming the interrupted run in '{output}' from its last completed epoch.")
+    else:  # only now, with data and model ready, is there a run worth resuming
+        _start_afresh(output, config)
+    timer = EpochTimer()
+    started = time.perf_counter()
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=training["batch_size"],
+        epochs=training["epochs"],
+        validation_data=splits.validation,
+        callbacks=callbacks_for(task, output, training, timer, splits.validation is not None),
+        verbose=verbose,
+    )
+    wall_time = time.perf_counter() - started
+    losses = history.history.get("loss", [])
+    if losses and not math.isfinite(losses[-1]):  # TerminateOnNaN stopped the run
+        shutil.rmtree(output / BACKUP_DIR, ignore_errors=True)  # a diverged run is not worth resuming
+        raise NnkitError(
+            "training diverged (the loss became NaN or infinite); lower training.learning_rate "
+            "or set training.clipnorm"
+        )
+    metrics = task.evaluate(model, splits.test, splits.info)
+    metadata = {
+        "task": task.name,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": config,
+        "data": splits.info,
+        "metrics": {"test": metrics},
+        "history": read_training_log(output),
+        "training": {
+            "resumed": resumed,
+            "wall_time_s": round(wall_time, 2),
+            "epochs_run_this_process": len(timer.seconds),
+            "train_samples": len(x_train),
+            "epoch_train_seconds": [round(seconds, 3) for seconds in timer.seconds],
+        },
+        "versions": versions(),
+        "hardware": hardware(),
+    }
+    save_model(model, output, metadata)
+    shutil.rmtree(output / BACKUP_DIR, ignore_errors=True)  # finished: nothing left to resume
+    return metadata
+
+
+def read_training_log(output):
+    """The per-epoch metrics of the whole run (resumed parts included), column by column."""
+    import csv
+
+    path = Path(output) / TRAINING_LOG
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as handle:
+        by_epoch = {int(row["epoch"]): row for row in csv.DictReader(handle)}
+    rows = [by_epoch[epoch] for epoch in sorted(by_epoch)]
+    return {key: [float(row[key]) for row in rows if row.get(key) not in (None, "")] for key in (rows[0] if rows else {})}

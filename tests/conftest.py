@@ -1,0 +1,69 @@
+"""Shared fixtures. Tests read real data from $NNKIT_DATA_DIR (CI: ../shared/data) and skip,
+saying why, when it is absent."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "tests" / "data" / "digits"
+
+# Small and fast everywhere: a narrow CNN, a slice of MNIST, one epoch.
+# A tiny run has a few dozen steps: batch norm's moving statistics would not settle, a cosine
+# schedule would leave almost no learning rate, and augmentation would only slow learning.
+TINY_TRAINING = ["--epochs", "1", "--batch-size", "32", "--set", "data.train_limit=1200",
+                 "--set", "data.test_limit=300", "--set", "model.width=8", "--set", "model.dense_units=32",
+                 "--set", "model.batch_norm=false", "--set", "training.schedule=constant",
+                 "--set", "augmentation.rotation_degrees=0", "--set", "augmentation.shift=0",
+                 "--set", "augmentation.zoom=0"]
+
+
+def data_dir():
+    return Path(os.environ.get("NNKIT_DATA_DIR", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def mnist_dir():
+    root = data_dir()
+    folder = root / "mnist" if (root / "mnist").is_dir() else root
+    if not (folder / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"MNIST IDX files not found under {root} (set NNKIT_DATA_DIR)")
+    return folder
+
+
+def run_nnkit(*args, env=None, check=False):
+    """Run the CLI in a fresh process, as a user would."""
+    environment = {**os.environ, "NNKIT_DATA_DIR": str(data_dir()), **(env or {})}
+    environment.pop("NNKIT_DEBUG", None)
+    done = subprocess.run([sys.executable, "-m", "nnkit.cli", *map(str, args)],
+                          capture_output=True, text=True, env=environment)
+    if check and done.returncode != 0:
+        raise AssertionError(f"nnkit {' '.join(map(str, args))} failed:\n{done.stderr}")
+    return done
+
+
+@pytest.fixture(scope="session")
+def trained_digits(tmp_path_factory, mnist_dir):
+    """A tiny digits model trained once through the CLI, shared by the end-to-end tests."""
+    output = tmp_path_factory.mktemp("digits-model")
+    run_nnkit("digits", "train", "--quiet", "--output", output, *TINY_TRAINING, check=True)
+    return output
+
+
+@pytest.fixture(scope="session")
+def mnist_pngs(tmp_path_factory, mnist_dir):
+    """The first 20 MNIST test digits as PNG files, with their labels."""
+    from nnkit.data.idx import read_idx
+    from nnkit.data.images import write_png
+
+    folder = tmp_path_factory.mktemp("mnist-png")
+    images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[:20]
+    labels = read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")[:20]
+    paths = []
+    for index, image in enumerate(images):
+        paths.append(folder / f"{index:02d}.png")
+        write_png(image, paths[-1])
+    return paths, [int(label) for label in labels]

@@ -1,0 +1,72 @@
+import pytest
+
+from nnkit.config import load_config, merge, parse_override, task_defaults
+from nnkit.errors import UsageError
+
+
+def test_defaults_exclude_search_space():
+    assert "search_space" in task_defaults("digits")
+    config = load_config("digits")
+    assert "search_space" not in config
+    assert config["model"]["architecture"] == "cnn"
+
+
+def test_precedence_file_then_flags_then_set(tmp_path):
+    user = tmp_path / "user.yaml"
+    user.write_text("training:\n  epochs: 3\n  batch_size: 64\n")
+    config = load_config("digits", user, overrides=["training.batch_size=32"],
+                         options=[{"training": {"epochs": 5}}])
+    assert config["training"]["epochs"] == 5
+    assert config["training"]["batch_size"] == 32
+
+
+def test_set_parses_yaml_values():
+    assert parse_override("training.learning_rate=0.5") == {"training": {"learning_rate": 0.5}}
+    assert parse_override("model.batch_norm=false") == {"model": {"batch_norm": False}}
+    assert parse_override("training.clipnorm=") == {"training": {"clipnorm": None}}
+
+
+def test_float_key_accepts_int_and_exponent_and_keeps_float():
+    config = load_config("digits", overrides=["training.learning_rate=1"])
+    assert config["training"]["learning_rate"] == 1.0 and isinstance(config["training"]["learning_rate"], float)
+    # YAML 1.1 reads 1e-3 (no dot) as a string; a float key takes it as the number
+    assert load_config("digits", overrides=["training.learning_rate=1e-3"])["training"]["learning_rate"] == 0.001
+    with pytest.raises(UsageError, match="expects float"):
+        load_config("digits", overrides=["training.learning_rate=fast"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.widht=3", "unknown config key 'model.widht'; did you mean 'width'?"),
+    ("training.epochs=abc", "expects int"),
+    ("training.epochs=2.5", "expects int"),
+    ("model.batch_norm=3", "expects bool"),
+    ("training=3", "is a section"),
+    ("nonsense", "expects key=value"),
+    ("model.width=[", "cannot read value"),
+])
+def test_bad_overrides_are_rejected(override, message):
+    with pytest.raises(UsageError, match=message.replace("[", r"\[").replace("?", r"\?")):
+        load_config("digits", overrides=[override])
+
+
+def test_nullable_key_accepts_a_number():
+    assert load_config("digits", overrides=["training.clipnorm=1.5"])["training"]["clipnorm"] == 1.5
+
+
+def test_config_file_errors(tmp_path):
+    with pytest.raises(UsageError, match="cannot read config file"):
+        load_config("digits", tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("training: [1, 2\n")
+    with pytest.raises(UsageError, match="not valid YAML"):
+        load_config("digits", bad)
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("optimiser: sgd\n")
+    with pytest.raises(UsageError, match="unknown config key 'optimiser'"):
+        load_config("digits", unknown)
+
+
+def test_merge_does_not_modify_its_input():
+    base = {"a": {"b": 1}}
+    merged = merge(base, {"a": {"b": 2}})
+    assert base == {"a": {"b": 1}} and merged == {"a": {"b": 2}}
