@@ -59,6 +59,7 @@ def split_validation(images, labels, fraction, seed):
 
 class DigitsTask(ImageClassificationTask):
     name = "digits"
+    data_help = "Data directory with the MNIST files (default $NNKIT_DATA_DIR), or tfds:NAME."
 
     def load_data(self, config, data_dir=None, splits=("train", "test")):
         data = config["data"]
@@ -82,7 +83,7 @@ class DigitsTask(ImageClassificationTask):
         info = {"source": source, "class_names": class_names, "input_shape": [28, 28, 1]}
         return Splits(train=train, validation=validation, test=loaded.get("test"), info=info)
 
-    def normalize(self, gray):
+    def normalize(self, gray, info):
         from nnkit.data.images import mnist_style
 
         return mnist_style(gray)

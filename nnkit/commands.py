@@ -36,11 +36,11 @@ def train_command(task):
     @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file of config overrides.")
     @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                   help="Override one config key, e.g. --set training.learning_rate=0.001 (repeatable).")
-    @data_option("Data directory (default $NNKIT_DATA_DIR), or tfds:NAME for a TensorFlow Datasets entry.")
+    @data_option(task.data_help)
     @click.option("--output", default=f"saved_models/{task.name}", show_default=True,
                   help="Where the model, checkpoints and logs go; a killed run resumes from here.")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
-    def train(model, epochs, batch_size, seed, config_file, overrides, data, output, quiet):
+    def train(model, epochs, batch_size, seed, config_file, overrides, data, output, quiet, **task_flags):
         """Train a model, evaluate it on the test split and save it."""
         import_keras_quietly()
         from nnkit.config import load_config
@@ -48,6 +48,7 @@ def train_command(task):
 
         given = {"model": model, "epochs": epochs, "batch_size": batch_size, "seed": seed}
         options = [_nested(FLAG_KEYS[flag], value) for flag, value in given.items() if value is not None]
+        options += [_nested(task.train_flags[flag][0], value) for flag, value in task_flags.items() if value is not None]
         data_dir = None
         if data and data.startswith("tfds:"):
             options.append({"data": {"source": data}})
@@ -59,13 +60,15 @@ def train_command(task):
         click.echo(f"Saved model to {output}/model.keras "
                    f"({metadata['training']['wall_time_s']:.0f} s of training)")
 
+    for flag, (_, option) in task.train_flags.items():
+        train = click.option(f"--{flag.replace('_', '-')}", flag, **option)(train)
     return train
 
 
 def evaluate_command(task):
     @click.command("evaluate")
     @model_path_option(task)
-    @data_option("Data directory (default $NNKIT_DATA_DIR); the model's own data source otherwise.")
+    @data_option(task.data_help)
     @click.option("--confusion-matrix", type=click.Path(dir_okay=False), help="Write a confusion-matrix PNG here.")
     @click.option("--learning-curves", type=click.Path(dir_okay=False), help="Write learning-curve PNG here.")
     @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
@@ -84,8 +87,7 @@ def evaluate_command(task):
         if data and data.startswith("tfds:"):
             config = {**config, "data": {**config["data"], "source": data}}
             data_dir = None
-        splits = task.load_data(config, data_dir, splits=("test",))
-        metrics = task.evaluate(model, splits.test, metadata["data"])
+        metrics = task.evaluate(model, task.evaluation_data(config, metadata["data"], data_dir), metadata["data"])
         if confusion_matrix:
             plot_confusion_matrix(metrics["confusion_matrix"], metadata["data"]["class_names"], confusion_matrix)
         if learning_curves:

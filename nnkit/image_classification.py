@@ -13,8 +13,9 @@ from nnkit.task import Task
 class ImageClassificationTask(Task):
     architectures = ("mlp", "lenet5", "alexnet", "vgg", "resnet", "cnn")
 
-    def normalize(self, gray):
-        """Turn a luminance array (0..255, any size) into the model's input image (uint8)."""
+    def normalize(self, gray, info):
+        """Turn a luminance array (0..255, any size) into the model's input image (uint8);
+        `info` is what the model recorded about its data (input shape, classes ...)."""
         raise NotImplementedError
 
     def build_model(self, config, info):
@@ -75,7 +76,7 @@ class ImagePredictor:
                 if gray.ndim != 2 or min(gray.shape) < 1:
                     raise UsageError(f"expected a 2-D grayscale or an RGB image array, got shape {gray.shape}")
             try:
-                batch.append(self.task.normalize(gray))
+                batch.append(self.task.normalize(gray, self.metadata["data"]))
             except NnkitError as error:
                 raise NnkitError(f"{name}: {error}")
         return np.stack(batch)[..., None]

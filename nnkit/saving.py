@@ -92,6 +92,8 @@ def load_model(path, expected_task=None):
         )
     import keras
 
+    import nnkit.layers  # noqa: F401  registers nnkit's custom layers before Keras looks for them
+
     try:
         model = keras.saving.load_model(resolve_model_file(path), compile=False)
     except Exception as error:  # Keras raises many kinds for damaged archives

@@ -22,6 +22,9 @@ class Splits:
 class Task:
     name = ""
     monitor = "val_loss"  # what early stopping and checkpointing watch
+    # Extra `train` flags: name -> (config key path, click.option keyword arguments).
+    train_flags = {}
+    data_help = "Data directory (default $NNKIT_DATA_DIR)."
 
     def load_data(self, config, data_dir=None, splits=("train", "test")):
         """Return `Splits` for `config`; only the splits named are read."""
@@ -34,6 +37,10 @@ class Task:
     def compile_options(self, config):
         """Loss and metrics for `model.compile`."""
         raise NotImplementedError
+
+    def evaluation_data(self, config, info, data_dir=None):
+        """The (inputs, targets) `nnkit <task> evaluate` scores a saved model on."""
+        return self.load_data(config, data_dir, splits=("test",)).test
 
     def evaluate(self, model, test, info):
         """Score `model` on the test arrays; returns a dict of JSON-able metrics."""

@@ -219,4 +219,7 @@ def read_training_log(output):
     with open(path, newline="") as handle:
         by_epoch = {int(row["epoch"]): row for row in csv.DictReader(handle)}
     rows = [by_epoch[epoch] for epoch in sorted(by_epoch)]
-    return {key: [float(row[key]) for row in rows if row.get(key) not in (None, "")] for key in (rows[0] if rows else {})}
+    # CSVLogger writes "NA" where an epoch lacks a value (no validation data, say).
+    history = {key: [float(row[key]) for row in rows if row.get(key) not in (None, "", "NA")]
+               for key in (rows[0] if rows else {})}
+    return {key: values for key, values in history.items() if values}

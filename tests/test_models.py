@@ -19,9 +19,10 @@ def layer_types(model):
     return [type(layer).__name__ for layer in model.layers]
 
 
-@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
-def test_every_architecture_trains_saves_and_reloads(architecture, tmp_path):
-    model = build(architecture)
+@pytest.mark.parametrize("architecture, normalization",
+                         [(name, "rescale") for name in sorted(ARCHITECTURES)] + [("cnn", "contrast")])
+def test_every_architecture_trains_saves_and_reloads(architecture, normalization, tmp_path):
+    model = build(architecture, input_normalization=normalization)
     pixels = np.random.default_rng(0).integers(0, 256, (16, 28, 28, 1)).astype("float32")
     labels = np.arange(16) % 10
     probabilities = check_save_reload_predict(model, pixels, labels, "sparse_categorical_crossentropy",
@@ -72,5 +73,7 @@ def test_bad_options_fail_clearly():
         build("cnn", kernel_initializer="golden")
     with pytest.raises(UsageError, match="model.pooling"):
         build("cnn", pooling="median")
+    with pytest.raises(UsageError, match="model.input_normalization"):
+        build("cnn", input_normalization="zscore")
     with pytest.raises(UsageError, match="cannot be built"):
         build("alexnet", padding="valid", stride=3)

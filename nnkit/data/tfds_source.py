@@ -1,9 +1,11 @@
 """`--data tfds:NAME`: any TensorFlow Datasets image-classification entry (TensorFlow only).
 
-Offline, TFDS retries DNS for minutes before failing, so this module checks for a network
-first and, without one, only reads a dataset already prepared in the TFDS data directory.
+Offline, a TFDS download retries DNS for minutes before failing, so this module checks for a
+network first (or obeys NNKIT_OFFLINE=1) and, without one, loads with `download=False`: only a
+dataset already prepared in the TFDS data directory is read, and a missing one fails at once.
 """
 
+import logging
 import os
 import socket
 
@@ -16,6 +18,8 @@ SPLIT_NAMES = {"train": "train", "test": "test"}
 
 def is_online(host="storage.googleapis.com", port=443, timeout=2.0):
     """Whether the TFDS download host is reachable (fails fast without DNS or a route)."""
+    if os.environ.get("NNKIT_OFFLINE"):
+        return False
     try:
         socket.create_connection((host, port), timeout=timeout).close()
         return True
@@ -30,28 +34,31 @@ def load_image_classification(name, splits, data_dir=None, image_size=28):
         import tensorflow_datasets as tfds
     except ImportError as error:
         raise UsageError(f"--data tfds:{name} needs TensorFlow Datasets: pip install 'nnkit[tfds]' ({error})")
+    if name not in tfds.list_builders():
+        raise UsageError(f"unknown TFDS dataset '{name}' (see tfds.list_builders())")
     directory = data_dir or os.environ.get("TFDS_DATA_DIR")
     online = is_online()
+    absl_logger = logging.getLogger("absl")  # TFDS warns about each folder it looks in
+    level = absl_logger.level
+    absl_logger.setLevel(logging.ERROR)
     try:
-        builder = tfds.builder(name, data_dir=directory)
-    except Exception as error:
-        raise UsageError(f"unknown TFDS dataset '{name}': {error}")
-    if not online and not builder.is_prepared():
-        raise NnkitError(f"TFDS dataset '{name}' is not prepared in '{builder.data_dir}' and this machine is offline")
-    features = builder.info.features
-    if "image" not in features or "label" not in features:
-        raise UsageError(f"TFDS dataset '{name}' has no 'image' and 'label' features")
-    if online:
-        builder.download_and_prepare()
+        datasets, info = tfds.load(name, split=[SPLIT_NAMES[split] for split in splits], data_dir=directory,
+                                   download=online, as_supervised=True, with_info=True)
+    except Exception as error:  # offline and not prepared, or a failed download
+        state = "online" if online else "offline, so nothing was downloaded"
+        raise NnkitError(f"cannot load TFDS dataset '{name}' ({state}): {str(error).splitlines()[0]}")
+    finally:
+        absl_logger.setLevel(level)
+    if "label" not in info.features or not hasattr(info.features["label"], "names"):
+        raise UsageError(f"TFDS dataset '{name}' has no class 'label' feature")
     loaded = {}
-    for split in splits:
-        dataset = builder.as_dataset(split=SPLIT_NAMES[split], as_supervised=True)
+    for split, dataset in zip(splits, datasets):
         images, labels = [], []
         for image, label in tfds.as_numpy(dataset.batch(1024)):
             images.append(_to_gray(tf, image, image_size))
             labels.append(label)
         loaded[split] = (np.concatenate(images), np.concatenate(labels).astype(np.int64))
-    return loaded, list(features["label"].names)
+    return loaded, list(info.features["label"].names)
 
 
 def _to_gray(tf, batch, size):

@@ -1,6 +1,6 @@
 """Image classifiers from the CNN curriculum, as Keras functional models.
 
-Every model takes raw pixels (0..255) and does its own scaling and, while training, its own
+Every model takes raw pixels (0..255) and does its own normalisation and, while training, its own
 augmentation, so a saved model needs nothing else to predict. Only `keras.layers` are used,
 so the same code runs on the TensorFlow, JAX and PyTorch backends.
 
@@ -11,20 +11,34 @@ import keras
 from keras import layers
 
 from nnkit.errors import UsageError
+from nnkit.layers import ContrastNormalization
 
 
-def preprocessing(inputs, augmentation, seed):
-    """Scale pixels to 0..1 and, in training only, apply small random rotations, shifts, zooms."""
-    x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
+INPUT_NORMALIZATIONS = ("rescale", "contrast")
+
+
+def preprocessing(inputs, normalization, augmentation, seed):
+    """Scale pixels ("rescale": to 0..1; "contrast": per-image background to 0 and ink
+    positive, see ContrastNormalization) and, in training only, apply small random
+    rotations, shifts and zooms."""
+    if normalization == "contrast":
+        x = ContrastNormalization(name="contrast")(inputs)
+    else:
+        x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
+    # What fills the corners a rotation or shift uncovers: black ("constant") suits MNIST's black
+    # background; photos of paper need "nearest" or "reflect", or the model learns black corners.
+    fill = augmentation["fill_mode"]
+    if fill not in ("constant", "nearest", "reflect", "wrap"):
+        raise UsageError(f"augmentation.fill_mode must be constant, nearest, reflect or wrap, got '{fill}'")
     if augmentation["rotation_degrees"] > 0:
         x = layers.RandomRotation(
-            augmentation["rotation_degrees"] / 360.0, fill_mode="constant", seed=seed, name="random_rotation"
+            augmentation["rotation_degrees"] / 360.0, fill_mode=fill, seed=seed, name="random_rotation"
         )(x)
     if augmentation["shift"] > 0:
         shift = augmentation["shift"]
-        x = layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed + 1, name="random_shift")(x)
+        x = layers.RandomTranslation(shift, shift, fill_mode=fill, seed=seed + 1, name="random_shift")(x)
     if augmentation["zoom"] > 0:
-        x = layers.RandomZoom(augmentation["zoom"], fill_mode="constant", seed=seed + 2, name="random_zoom")(x)
+        x = layers.RandomZoom(augmentation["zoom"], fill_mode=fill, seed=seed + 2, name="random_zoom")(x)
     return x
 
 
@@ -151,6 +165,9 @@ def build_image_classifier(input_shape, num_classes, model_options, augmentation
         raise UsageError(f"unknown model '{architecture}' (choose from {', '.join(ARCHITECTURES)})")
     if model_options["padding"] not in ("same", "valid"):
         raise UsageError(f"model.padding must be 'same' or 'valid', got '{model_options['padding']}'")
+    if model_options["input_normalization"] not in INPUT_NORMALIZATIONS:
+        raise UsageError(f"model.input_normalization must be one of {', '.join(INPUT_NORMALIZATIONS)}, "
+                         f"got '{model_options['input_normalization']}'")
     if model_options["pooling"] not in ("max", "average"):
         raise UsageError(f"model.pooling must be 'max' or 'average', got '{model_options['pooling']}'")
     for key, getter in (("activation", keras.activations.get), ("kernel_initializer", keras.initializers.get)):
@@ -160,7 +177,8 @@ def build_image_classifier(input_shape, num_classes, model_options, augmentation
             raise UsageError(f"model.{key}: unknown value '{model_options[key]}'")
     inputs = keras.Input(shape=input_shape, name="pixels")
     try:
-        features = ARCHITECTURES[architecture](preprocessing(inputs, augmentation, seed), model_options)
+        scaled = preprocessing(inputs, model_options["input_normalization"], augmentation, seed)
+        features = ARCHITECTURES[architecture](scaled, model_options)
     except ValueError as error:  # e.g. 'valid' padding and strides shrinking the image to nothing
         raise UsageError(f"model '{architecture}' cannot be built for {input_shape} inputs with these options: {error}")
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(features)

@@ -1,0 +1,36 @@
+"""Custom layers. Each is registered for Keras serialization and built from `keras.ops` only,
+so saved models reload on every backend."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="nnkit")
+class ContrastNormalization(keras.layers.Layer):
+    """Per image: subtract the paper's level (the mean of the border pixels), turn the ink
+    positive whatever its polarity, and divide by the contrast (root mean square).
+
+    Photos of paper vary in brightness, contrast and polarity (pen on paper, chalk on a
+    board); after this layer they all look alike: background near 0, ink positive. The
+    contrast is floored at `minimum_contrast` grey levels so that a blank cell's sensor noise
+    stays small instead of being blown up to the size of real ink.
+    """
+
+    def __init__(self, minimum_contrast=16.0, **kwargs):
+        super().__init__(**kwargs)
+        self.minimum_contrast = minimum_contrast
+
+    def call(self, images):
+        images = ops.cast(images, self.compute_dtype)
+        border = ops.concatenate(
+            [images[:, 0, :, :], images[:, -1, :, :], images[:, :, 0, :], images[:, :, -1, :]], axis=1
+        )
+        background = ops.mean(border, axis=(1, 2), keepdims=True)[:, :, :, None]
+        centred = images - background
+        polarity = ops.where(ops.mean(centred, axis=(1, 2, 3), keepdims=True) < 0, -1.0, 1.0)
+        contrast = ops.maximum(ops.sqrt(ops.mean(ops.square(centred), axis=(1, 2, 3), keepdims=True)),
+                               self.minimum_contrast)
+        return centred * ops.cast(polarity, self.compute_dtype) / contrast
+
+    def get_config(self):
+        return {**super().get_config(), "minimum_contrast": self.minimum_contrast}

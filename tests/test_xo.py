@@ -1,0 +1,158 @@
+"""X-vs-O: the generator, the convolution teaching tool, training end to end on generated
+cells and on a user's folder, and the bad inputs."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from nnkit.convolution import convolve, plain_number, read_matrix
+from nnkit.data.xo_drawing import CLASSES, draw_cell, generate, image_rng
+from nnkit.errors import UsageError
+
+from conftest import run_nnkit
+
+# Tiny and quick; as for digits, no batch norm, augmentation or cosine decay in so few steps.
+TINY_XO = ["--epochs", "3", "--batch-size", "32", "--set", "data.generated_train_per_class=200",
+           "--set", "data.generated_test_per_class=40", "--set", "model.width=8", "--set", "model.dense_units=16",
+           "--set", "model.batch_norm=false", "--set", "training.schedule=constant",
+           "--set", "augmentation.rotation_degrees=0", "--set", "augmentation.shift=0", "--set", "augmentation.zoom=0"]
+
+
+def test_generator_is_deterministic_per_seed_and_balanced(tmp_path):
+    first = generate(tmp_path / "a", 5, seed=3)
+    generate(tmp_path / "b", 5, seed=3)
+    generate(tmp_path / "c", 5, seed=4)
+    assert first == {"x": 5, "o": 5, "none": 5}
+    for kind in CLASSES:
+        files = sorted((tmp_path / "a" / kind).glob("*.png"))
+        assert len(files) == 5
+        assert all(f.read_bytes() == (tmp_path / "b" / kind / f.name).read_bytes() for f in files)
+        assert any(f.read_bytes() != (tmp_path / "c" / kind / f.name).read_bytes() for f in files)
+
+
+def test_generated_cells_vary_in_polarity_and_are_not_blank():
+    cells = [draw_cell(kind, image_rng(0, kind, i), 28) for kind in ("x", "o") for i in range(60)]
+    assert all(cell.shape == (28, 28) and cell.dtype == np.uint8 for cell in cells)
+    assert all(cell.max() - cell.min() > 40 for cell in cells)  # ink is visible on every X and O
+    borders = [np.median(np.concatenate([c[0], c[-1], c[:, 0], c[:, -1]])) for c in cells]
+    assert min(borders) < 100 < max(borders)  # both dark-on-light and light-on-dark
+
+
+def write_rows(path, rows):
+    path.write_text("\n".join(" ".join(str(v) for v in row) for row in rows) + "\n")
+    return path
+
+
+def test_convolve_matches_a_hand_computed_example(tmp_path):
+    image = [[1, 2, 0, 1], [0, 1, 3, 1], [2, 0, 1, 0], [1, 1, 0, 2]]
+    kernel = [[1, 0], [0, -1]]  # cross-correlation: top-left minus bottom-right
+    expected = [[0, -1, -1], [0, 0, 3], [1, 0, -1]]
+    maps, pooled = convolve(np.array(image, np.float32), [np.array(kernel, np.float32)], pool=2)
+    assert maps[0].tolist() == expected
+    assert pooled[0].tolist() == [[0]]  # 2x2 windows with stride 2 over the 3x3 map: one window
+
+    done = run_nnkit("xo", "convolve", "--image", write_rows(tmp_path / "i.txt", image), "--kernel",
+                     write_rows(tmp_path / "k.txt", kernel), "--kernel", write_rows(tmp_path / "k2.txt", [[0.5]]),
+                     "--pool", "2", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["feature_maps"][0] == expected
+    assert result["feature_maps"][1] == [[0.5, 1, 0, 0.5], [0, 0.5, 1.5, 0.5], [1, 0, 0.5, 0], [0.5, 0.5, 0, 1]]
+    assert result["pooled"] == [[[0]], [[1, 1.5], [1, 1]]]
+
+
+def test_convolve_same_padding_and_stride_agree_with_keras(tmp_path):
+    rng = np.random.default_rng(0)
+    image, kernel = rng.normal(size=(7, 6)).astype(np.float32), rng.normal(size=(3, 3)).astype(np.float32)
+    maps, _ = convolve(image, [kernel], stride=2, padding="same")
+    layer = keras.layers.Conv2D(1, 3, strides=2, padding="same", use_bias=False)
+    layer.build((1, 7, 6, 1))
+    layer.set_weights([kernel[:, :, None, None]])
+    reference = keras.ops.convert_to_numpy(layer(image[None, :, :, None]))[0, :, :, 0]
+    assert np.array_equal(maps[0], reference)
+    assert all(np.float32(plain_number(v)) == v for v in maps[0].flat)  # JSON numbers read back exactly
+
+
+@pytest.mark.parametrize("rows, message", [
+    ("1 2 3\n4 5\n", "line 2 has 2 numbers"),
+    ("1 2\n3 x\n", "'x' is not a number"),
+    ("\n\n", "no rows of numbers"),
+])
+def test_bad_matrix_files(tmp_path, rows, message):
+    (tmp_path / "m.txt").write_text(rows)
+    with pytest.raises(UsageError, match=message):
+        read_matrix(tmp_path / "m.txt")
+
+
+def test_convolve_bad_inputs_from_the_cli(tmp_path):
+    image = write_rows(tmp_path / "i.txt", [[1, 2], [3, 4]])
+    big = write_rows(tmp_path / "big.txt", [[1, 1, 1]] * 3)
+    ragged = tmp_path / "r.txt"
+    ragged.write_text("1 2\n3\n")
+    for kernel, text in ((big, "larger than the 2x2 image"), (ragged, "line 2 has 1 numbers"),
+                         (tmp_path / "none.txt", "no such file")):
+        done = run_nnkit("xo", "convolve", "--image", image, "--kernel", kernel)
+        assert done.returncode != 0 and text in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def trained_xo(tmp_path_factory):
+    output = tmp_path_factory.mktemp("xo-model")
+    done = run_nnkit("xo", "train", "--quiet", "--output", output, *TINY_XO)
+    assert done.returncode == 0, done.stderr
+    return output
+
+
+def test_train_on_generated_cells_then_predict_and_explain(trained_xo, tmp_path):
+    metadata = json.loads((trained_xo / "metadata.json").read_text())
+    assert metadata["data"]["class_names"] == ["x", "o", "none"] and metadata["data"]["source"] == "generated"
+    assert metadata["metrics"]["test"]["accuracy"] > 0.5  # 3 epochs on 600 cells: well above a third
+    generate(tmp_path / "cells", 3, size=64, seed=99)
+    done = run_nnkit("xo", "predict", *sorted((tmp_path / "cells").glob("*/*.png")), "--model-path", trained_xo, "--json")
+    assert done.returncode == 0, done.stderr
+    assert {r["label"] for r in json.loads(done.stdout)} <= {"x", "o", "none"}
+    picture = tmp_path / "explain.png"
+    done = run_nnkit("xo", "explain", tmp_path / "cells" / "x" / "000000.png", "--model-path", trained_xo, "--out", picture)
+    assert done.returncode == 0, done.stderr
+    assert picture.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_train_on_any_folder_of_class_folders(tmp_path):
+    from PIL import Image
+
+    for name in ("cross", "circle"):
+        (tmp_path / "mine" / name).mkdir(parents=True)
+        for index, cell in enumerate(generate_cells("x" if name == "cross" else "o", 10)):
+            Image.fromarray(cell).convert("RGB").save(tmp_path / "mine" / name / f"{index}.jpg")
+    output = tmp_path / "model"
+    done = run_nnkit("xo", "train", "--quiet", "--data", tmp_path / "mine", "--output", output, *TINY_XO)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((output / "metadata.json").read_text())["data"]["class_names"] == ["circle", "cross"]
+
+
+def generate_cells(kind, count):
+    return [draw_cell(kind, image_rng(11, kind, index), 32) for index in range(count)]
+
+
+def test_train_on_a_user_folder_with_two_classes(tmp_path):
+    generate(tmp_path / "mine", 30, size=40, seed=5, classes=["x", "o"])
+    (tmp_path / "mine" / "x" / "notes.txt").write_text("ignored: not an image")
+    output = tmp_path / "model"
+    done = run_nnkit("xo", "train", "--quiet", "--data", tmp_path / "mine", "--classes", "x,o", "--output", output, *TINY_XO)
+    assert done.returncode == 0, done.stderr
+    metadata = json.loads((output / "metadata.json").read_text())
+    assert metadata["data"]["class_names"] == ["x", "o"]
+    assert metadata["metrics"]["test"]["examples"] == 12  # 20% of 30 per class
+
+
+def test_bad_folders(tmp_path):
+    (tmp_path / "data" / "x").mkdir(parents=True)
+    (tmp_path / "data" / "o").mkdir()
+    generate(tmp_path / "data", 2, seed=1, classes=["x"])
+    for args, text in (([tmp_path / "nowhere"], "no such directory"),
+                       ([tmp_path / "data"], "class folder"),  # o/ is empty
+                       ([tmp_path / "data", "--classes", "x,o,none"], "no class folder 'none'")):
+        done = run_nnkit("xo", "train", "--data", *args, *TINY_XO)
+        assert done.returncode != 0 and text in done.stderr and len(done.stderr.strip().splitlines()) == 1
