@@ -60,6 +60,7 @@ def split_validation(images, labels, fraction, seed):
 class DigitsTask(ImageClassificationTask):
     name = "digits"
     data_help = "Data directory with the MNIST files (default $NNKIT_DATA_DIR), or tfds:NAME."
+    data_metavar = "DIR|tfds:NAME"
 
     def load_data(self, config, data_dir=None, splits=("train", "test")):
         data = config["data"]

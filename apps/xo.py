@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from nnkit.commands import model_path_option
 from nnkit.errors import UsageError
 from nnkit.image_classification import ImageClassificationTask
 from nnkit.task import Splits
@@ -115,16 +116,16 @@ class XoTask(ImageClassificationTask):
 @click.option("--classes", default="x,o,none", show_default=True, help="Which classes to draw.")
 def generate_command(out, count, size, seed, classes):
     """Draw hand-drawn-looking X, O and empty/scribbled cells as a labelled image folder."""
-    from nnkit.data.xo_drawing import generate
+    from nnkit.data.xo_drawing import CLASSES, generate
 
-    written = generate(out, count, size=size, seed=seed, classes=parse_classes(classes))
+    written = generate(out, count, size=size, seed=seed, classes=parse_classes(classes) or CLASSES)
     click.echo(f"Wrote {sum(written.values())} images to {out}: "
                + ", ".join(f"{name} {n}" for name, n in written.items()))
 
 
 @click.command("explain")
 @click.argument("image", type=click.Path())
-@click.option("--model-path", default="saved_models/xo", show_default=True, help="Saved model directory or .keras file.")
+@model_path_option("xo")
 @click.option("--out", type=click.Path(dir_okay=False), help="PNG to write (default: IMAGE_explain.png).")
 def explain_command(image, model_path, out):
     """Picture what the first convolution layers respond to: the input, the learned 3x3
@@ -138,7 +139,7 @@ def explain_command(image, model_path, out):
     predictor = load_predictor(model_path, expected_task="xo")
     batch = predictor.preprocess([image])
     out = out or str(Path(image).with_name(Path(image).stem + "_explain.png"))
-    result = predictor.predict([image])[0]
+    result = predictor.classify(batch, [image])[0]
     plot_first_convolutions(predictor.model, batch, out, title=f"{Path(image).name}: {result['label']} ({result['probability']:.3f})")
     click.echo(f"{image}: {result['label']} ({result['probability']:.3f}); wrote {out}")
 

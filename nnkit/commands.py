@@ -18,13 +18,20 @@ def _nested(keys, value):
     return value
 
 
-def model_path_option(task):
-    return click.option("--model-path", default=f"saved_models/{task.name}", show_default=True,
+def model_path_option(task_name):
+    return click.option("--model-path", default=f"saved_models/{task_name}", show_default=True,
                         help="Saved model directory or .keras file.")
 
 
-def data_option(help_text):
-    return click.option("--data", "data", default=None, metavar="DIR|tfds:NAME", help=help_text)
+def data_option(task):
+    return click.option("--data", "data", default=None, metavar=task.data_metavar, help=task.data_help)
+
+
+def split_data_option(data):
+    """--data is a directory, or tfds:NAME, which sets the config's data.source instead."""
+    if data and data.startswith("tfds:"):
+        return {"data": {"source": data}}, None
+    return None, data
 
 
 def train_command(task):
@@ -36,7 +43,7 @@ def train_command(task):
     @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file of config overrides.")
     @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                   help="Override one config key, e.g. --set training.learning_rate=0.001 (repeatable).")
-    @data_option(task.data_help)
+    @data_option(task)
     @click.option("--output", default=f"saved_models/{task.name}", show_default=True,
                   help="Where the model, checkpoints and logs go; a killed run resumes from here.")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -49,11 +56,8 @@ def train_command(task):
         given = {"model": model, "epochs": epochs, "batch_size": batch_size, "seed": seed}
         options = [_nested(FLAG_KEYS[flag], value) for flag, value in given.items() if value is not None]
         options += [_nested(task.train_flags[flag][0], value) for flag, value in task_flags.items() if value is not None]
-        data_dir = None
-        if data and data.startswith("tfds:"):
-            options.append({"data": {"source": data}})
-        else:
-            data_dir = data
+        source, data_dir = split_data_option(data)
+        options += [source] if source else []
         config = load_config(task.name, config_file, overrides, options)
         metadata = run_training(task, config, output, data_dir=data_dir, verbose=0 if quiet else "auto")
         click.echo(task.format_report(metadata["metrics"]["test"]))
@@ -67,8 +71,8 @@ def train_command(task):
 
 def evaluate_command(task):
     @click.command("evaluate")
-    @model_path_option(task)
-    @data_option(task.data_help)
+    @model_path_option(task.name)
+    @data_option(task)
     @click.option("--confusion-matrix", type=click.Path(dir_okay=False), help="Write a confusion-matrix PNG here.")
     @click.option("--learning-curves", type=click.Path(dir_okay=False), help="Write learning-curve PNG here.")
     @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
@@ -77,16 +81,14 @@ def evaluate_command(task):
         import_keras_quietly()
         import json
 
+        from nnkit.config import merge
         from nnkit.errors import NnkitError
         from nnkit.reports import plot_confusion_matrix, plot_learning_curves
         from nnkit.saving import load_model
 
         model, metadata = load_model(model_path, expected_task=task.name)
-        config = metadata["config"]
-        data_dir = data
-        if data and data.startswith("tfds:"):
-            config = {**config, "data": {**config["data"], "source": data}}
-            data_dir = None
+        source, data_dir = split_data_option(data)
+        config = merge(metadata["config"], source) if source else metadata["config"]
         metrics = task.evaluate(model, task.evaluation_data(config, metadata["data"], data_dir), metadata["data"])
         if confusion_matrix:
             plot_confusion_matrix(metrics["confusion_matrix"], metadata["data"]["class_names"], confusion_matrix)
@@ -101,7 +103,7 @@ def evaluate_command(task):
 
 def info_command(task):
     @click.command("info")
-    @model_path_option(task)
+    @model_path_option(task.name)
     @click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
     def info(model_path, as_json):
         """Show a saved model's metadata and layer summary."""

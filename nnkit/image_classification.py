@@ -6,11 +6,13 @@ from pathlib import Path
 import click
 import numpy as np
 
+from nnkit.commands import model_path_option
 from nnkit.errors import NnkitError, UsageError
 from nnkit.task import Task
 
 
 class ImageClassificationTask(Task):
+    # The names of models.vision.ARCHITECTURES, spelled out so that `--help` needs no Keras.
     architectures = ("mlp", "lenet5", "alexnet", "vgg", "resnet", "cnn")
 
     def normalize(self, gray, info):
@@ -88,7 +90,11 @@ class ImagePredictor:
         inputs = list(inputs)
         if not inputs:
             raise UsageError("nothing to predict: no inputs given")
-        probabilities = self.model.predict(self.preprocess(inputs), verbose=0)
+        return self.classify(self.preprocess(inputs), inputs, top_k)
+
+    def classify(self, batch, inputs, top_k=1):
+        """`predict` for a batch that `preprocess` already made from `inputs`."""
+        probabilities = self.model.predict(batch, verbose=0)
         top_k = max(1, min(top_k, len(self.class_names)))
         results = []
         for item, row in zip(inputs, probabilities):
@@ -102,8 +108,7 @@ class ImagePredictor:
 def predict_command(task):
     @click.command("predict")
     @click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
-    @click.option("--model-path", default=f"saved_models/{task.name}", show_default=True,
-                  help="Saved model directory or .keras file.")
+    @model_path_option(task.name)
     @click.option("--top-k", default=1, show_default=True, type=click.IntRange(min=1),
                   help="Show the K most likely classes.")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")

@@ -75,6 +75,7 @@ def plot_learning_curves(history, path):
         if f"val_{name}" in history:
             axis.plot(epochs, history[f"val_{name}"], label="validation")
         axis.set(title=name, xlabel="epoch")
+        axis.xaxis.get_major_locator().set_params(integer=True)  # no "epoch 2.5"
         axis.legend()
     _save(figure, path)
 

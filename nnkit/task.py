@@ -25,6 +25,7 @@ class Task:
     # Extra `train` flags: name -> (config key path, click.option keyword arguments).
     train_flags = {}
     data_help = "Data directory (default $NNKIT_DATA_DIR)."
+    data_metavar = "DIR"
 
     def load_data(self, config, data_dir=None, splits=("train", "test")):
         """Return `Splits` for `config`; only the splits named are read."""

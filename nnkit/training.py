@@ -154,11 +154,18 @@ def callbacks_for(task, output, training, timer, has_validation):
 def train(task, config, output, data_dir=None, verbose="auto"):
     """Train `task` with `config`, evaluate on the test split, save to `output`; returns metadata."""
     output = Path(output)
+    training = config["training"]
+    for key in ("epochs", "batch_size"):
+        if training[key] < 1:
+            raise UsageError(f"training.{key} must be at least 1, got {training[key]}")
+    if training["learning_rate"] <= 0:
+        raise UsageError(f"training.learning_rate must be positive, got {training['learning_rate']}")
     resumed = _is_resuming(output, config)
     set_seed(config["seed"])
     splits = task.load_data(config, data_dir)
-    training = config["training"]
     (x_train, y_train) = splits.train
+    if len(x_train) == 0:
+        raise UsageError("no training examples (check data.train_limit and the data directory)")
     steps_per_epoch = -(-len(x_train) // training["batch_size"])
 
     model = task.build_model(config, splits.info)
@@ -197,7 +204,6 @@ def train(task, config, output, data_dir=None, verbose="auto"):
         "training": {
             "resumed": resumed,
             "wall_time_s": round(wall_time, 2),
-            "epochs_run_this_process": len(timer.seconds),
             "train_samples": len(x_train),
             "epoch_train_seconds": [round(seconds, 3) for seconds in timer.seconds],
         },

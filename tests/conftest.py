@@ -22,7 +22,8 @@ TINY_TRAINING = ["--epochs", "1", "--batch-size", "32", "--set", "data.train_lim
 
 
 def data_dir():
-    return Path(os.environ.get("NNKIT_DATA_DIR", ROOT.parent / "shared" / "data"))
+    # Absolute, so that tests which run the CLI from another directory still find the data.
+    return Path(os.environ.get("NNKIT_DATA_DIR", ROOT.parent / "shared" / "data")).resolve()
 
 
 @pytest.fixture(scope="session")
@@ -34,12 +35,12 @@ def mnist_dir():
     return folder
 
 
-def run_nnkit(*args, env=None, check=False):
+def run_nnkit(*args, env=None, check=False, cwd=None):
     """Run the CLI in a fresh process, as a user would."""
     environment = {**os.environ, "NNKIT_DATA_DIR": str(data_dir()), **(env or {})}
     environment.pop("NNKIT_DEBUG", None)
     done = subprocess.run([sys.executable, "-m", "nnkit.cli", *map(str, args)],
-                          capture_output=True, text=True, env=environment)
+                          capture_output=True, text=True, env=environment, cwd=cwd)
     if check and done.returncode != 0:
         raise AssertionError(f"nnkit {' '.join(map(str, args))} failed:\n{done.stderr}")
     return done

@@ -37,13 +37,16 @@ def assert_one_line_error(done, code, text):
     (["digits", "train", "--set", "training.epochs=many"], 2, "expects int"),
     (["digits", "train", "--model", "densenet"], 2, "'densenet' is not one of"),
     (["digits", "train", "--epochs", "0"], 2, "0 is not in the range"),
+    (["digits", "train", "--set", "training.epochs=0"], 2, "training.epochs must be at least 1"),
+    (["digits", "train", "--set", "training.learning_rate=-1"], 2, "learning_rate must be positive"),
+    (["digits", "train", "--set", "data.train_limit=0"], 2, "no training examples"),
     (["digits", "predict"], 2, "Missing argument"),
     (["nosuchtask"], 2, "No such command"),
     (["digits", "predict", "missing.png"], 1, "no such file: 'missing.png'"),
     (["digits", "info", "--model-path", "no/such/dir"], 1, "no saved model"),
 ])
-def test_usage_and_missing_files(args, code, text):
-    assert_one_line_error(run_nnkit(*args), code, text)
+def test_usage_and_missing_files(args, code, text, tmp_path):
+    assert_one_line_error(run_nnkit(*args, cwd=tmp_path), code, text)  # default outputs land in tmp_path
 
 
 def test_bad_images_and_wrong_task(tmp_path, trained_digits):

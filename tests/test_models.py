@@ -31,6 +31,12 @@ def test_every_architecture_trains_saves_and_reloads(architecture, normalization
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
+def test_cli_choices_name_every_architecture():
+    from nnkit.image_classification import ImageClassificationTask
+
+    assert ImageClassificationTask.architectures == tuple(ARCHITECTURES)
+
+
 def test_lenet5_follows_the_paper():
     model = build("lenet5", batch_norm=False, activation="tanh", pooling="average")
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]

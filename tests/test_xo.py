@@ -147,6 +147,12 @@ def test_train_on_a_user_folder_with_two_classes(tmp_path):
     assert metadata["metrics"]["test"]["examples"] == 12  # 20% of 30 per class
 
 
+def test_generate_refuses_unknown_classes(tmp_path):
+    done = run_nnkit("xo", "generate", "--out", tmp_path, "--count", "2", "--classes", "x,triangle")
+    assert done.returncode == 2 and "cannot draw class(es) triangle" in done.stderr
+    assert not (tmp_path / "x").exists()  # refused before drawing anything
+
+
 def test_bad_folders(tmp_path):
     (tmp_path / "data" / "x").mkdir(parents=True)
     (tmp_path / "data" / "o").mkdir()

@@ -143,6 +143,11 @@ def generate(directory, count, size=28, seed=0, classes=CLASSES):
     """Write `count` images per class to directory/<class>/<index>.png; returns the counts."""
     from pathlib import Path
 
+    from nnkit.errors import UsageError
+
+    unknown = [kind for kind in classes if kind not in CLASSES]
+    if unknown:
+        raise UsageError(f"cannot draw class(es) {', '.join(unknown)}: the generator draws {', '.join(CLASSES)}")
     written = {}
     for kind in classes:
         folder = Path(directory) / kind
