@@ -13,7 +13,8 @@ from nnkit.errors import NnkitError, UsageError
 
 
 def read_matrix(path):
-    """A 2-D float32 array from a text file of rows; ragged rows or non-numbers are errors."""
+    """A 2-D float32 array from a text file of rows; ragged rows or non-numbers are errors.
+    Blank lines and lines starting with '#' are skipped."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -25,11 +26,12 @@ def read_matrix(path):
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        try:
-            row = [float(value) for value in line.split()]
-        except ValueError:
-            bad = next(value for value in line.split() if not _is_number(value))
-            raise UsageError(f"{path}: line {number}: '{bad}' is not a number")
+        row = []
+        for value in line.split():
+            try:
+                row.append(float(value))
+            except ValueError:
+                raise UsageError(f"{path}: line {number}: '{value}' is not a number")
         if width is not None and len(row) != width:
             raise UsageError(f"{path}: line {number} has {len(row)} numbers, the rows before it {width}")
         width = len(row)
@@ -40,14 +42,6 @@ def read_matrix(path):
     if not np.isfinite(matrix).all():
         raise UsageError(f"{path}: numbers must be finite")
     return matrix
-
-
-def _is_number(text):
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 def convolve(image, kernels, stride=1, padding="valid", pool=None):
