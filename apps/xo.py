@@ -39,12 +39,9 @@ def resize_cell(gray, size):
 
 
 def generated_split(classes, per_class, size, seed):
-    from nnkit.data.xo_drawing import CLASSES, draw_cell, image_rng
+    from nnkit.data.xo_drawing import check_drawable, draw_cell, image_rng
 
-    unknown = [name for name in classes if name not in CLASSES]
-    if unknown:
-        raise UsageError(f"generated data has classes {', '.join(CLASSES)}; not {', '.join(unknown)} "
-                         "(train on your own folder with --data DIR)")
+    check_drawable(classes)
     images = [draw_cell(kind, image_rng(seed, kind, index), size) for kind in classes for index in range(per_class)]
     labels = np.repeat(np.arange(len(classes)), per_class)
     return np.stack(images), labels
@@ -116,9 +113,9 @@ class XoTask(ImageClassificationTask):
 @click.option("--classes", default="x,o,none", show_default=True, help="Which classes to draw.")
 def generate_command(out, count, size, seed, classes):
     """Draw hand-drawn-looking X, O and empty/scribbled cells as a labelled image folder."""
-    from nnkit.data.xo_drawing import CLASSES, generate
+    from nnkit.data.xo_drawing import generate
 
-    written = generate(out, count, size=size, seed=seed, classes=parse_classes(classes) or CLASSES)
+    written = generate(out, count, size=size, seed=seed, classes=parse_classes(classes))
     click.echo(f"Wrote {sum(written.values())} images to {out}: "
                + ", ".join(f"{name} {n}" for name, n in written.items()))
 

@@ -139,15 +139,21 @@ def image_rng(seed, kind, index):
     return np.random.default_rng([seed, CLASSES.index(kind), index])
 
 
-def generate(directory, count, size=28, seed=0, classes=CLASSES):
-    """Write `count` images per class to directory/<class>/<index>.png; returns the counts."""
-    from pathlib import Path
-
+def check_drawable(classes):
+    """Refuse class names the generator cannot draw, before anything is drawn."""
     from nnkit.errors import UsageError
 
     unknown = [kind for kind in classes if kind not in CLASSES]
     if unknown:
-        raise UsageError(f"cannot draw class(es) {', '.join(unknown)}: the generator draws {', '.join(CLASSES)}")
+        raise UsageError(f"cannot draw class(es) {', '.join(unknown)}: the generator draws {', '.join(CLASSES)} "
+                         "(train on your own folder with --data DIR)")
+
+
+def generate(directory, count, size=28, seed=0, classes=CLASSES):
+    """Write `count` images per class to directory/<class>/<index>.png; returns the counts."""
+    from pathlib import Path
+
+    check_drawable(classes)
     written = {}
     for kind in classes:
         folder = Path(directory) / kind
