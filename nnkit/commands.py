@@ -65,7 +65,11 @@ def train_command(task):
                    f"({metadata['training']['wall_time_s']:.0f} s of training)")
 
     for flag, (_, option) in task.train_flags.items():
-        train = click.option(f"--{flag.replace('_', '-')}", flag, **option)(train)
+        option = dict(option)
+        name = f"--{flag.replace('_', '-')}"
+        if "off" in option:  # an on/off pair such as --bidirectional/--unidirectional
+            name = f"{name}/--{option.pop('off')}"
+        train = click.option(name, flag, **option)(train)
     return train
 
 
@@ -73,31 +77,34 @@ def evaluate_command(task):
     @click.command("evaluate")
     @model_path_option(task.name)
     @data_option(task)
-    @click.option("--confusion-matrix", type=click.Path(dir_okay=False), help="Write a confusion-matrix PNG here.")
     @click.option("--learning-curves", type=click.Path(dir_okay=False), help="Write learning-curve PNG here.")
     @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-    def evaluate(model_path, data, confusion_matrix, learning_curves, as_json):
+    def evaluate(model_path, data, learning_curves, as_json, **figures):
         """Score a saved model on the test split."""
         import_keras_quietly()
         import json
 
         from nnkit.config import merge
         from nnkit.errors import NnkitError
-        from nnkit.reports import plot_confusion_matrix, plot_learning_curves
+        from nnkit.reports import plot_learning_curves
         from nnkit.saving import load_model
 
         model, metadata = load_model(model_path, expected_task=task.name)
         source, data_dir = split_data_option(data)
         config = merge(metadata["config"], source) if source else metadata["config"]
         metrics = task.evaluate(model, task.evaluation_data(config, metadata["data"], data_dir), metadata["data"])
-        if confusion_matrix:
-            plot_confusion_matrix(metrics["confusion_matrix"], metadata["data"]["class_names"], confusion_matrix)
+        for figure, path in figures.items():
+            if path:
+                task.write_figure(figure, path, metrics, metadata)
         if learning_curves:
             if not metadata.get("history"):
                 raise NnkitError(f"'{model_path}' has no training history to plot")
             plot_learning_curves(metadata["history"], learning_curves)
         click.echo(json.dumps(metrics, indent=2) if as_json else task.format_report(metrics))
 
+    for figure, help_text in task.evaluation_figures.items():
+        evaluate = click.option(f"--{figure.replace('_', '-')}", figure, type=click.Path(dir_okay=False),
+                                help=help_text)(evaluate)
     return evaluate
 
 
@@ -117,9 +124,10 @@ def info_command(task):
             click.echo(json.dumps(metadata, indent=2))
             return
         test = metadata.get("metrics", {}).get("test", {})
+        scores = ", ".join(f"{name} {value:.4f}" for name, value in test.items() if isinstance(value, float))
         lines = [f"task: {metadata['task']}", f"created: {metadata['created']}",
                  f"architecture: {metadata['config']['model']['architecture']}",
-                 f"test accuracy: {test['accuracy']:.4f}" if "accuracy" in test else None,
+                 f"test: {scores}" if scores else None,
                  f"training: {metadata['training']}", f"versions: {metadata['versions']}",
                  f"config: {json.dumps(metadata['config'])}"]
         click.echo("\n".join(line for line in lines if line))

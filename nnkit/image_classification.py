@@ -14,6 +14,7 @@ from nnkit.task import Task
 class ImageClassificationTask(Task):
     # The names of models.vision.ARCHITECTURES, spelled out so that `--help` needs no Keras.
     architectures = ("mlp", "lenet5", "alexnet", "vgg", "resnet", "cnn")
+    evaluation_figures = {"confusion_matrix": "Write a confusion-matrix PNG here."}
 
     def normalize(self, gray, info):
         """Turn a luminance array (0..255, any size) into the model's input image (uint8);
@@ -42,6 +43,11 @@ class ImageClassificationTask(Task):
         from nnkit.reports import format_classification_report
 
         return format_classification_report(metrics)
+
+    def write_figure(self, figure, path, metrics, metadata):
+        from nnkit.reports import plot_confusion_matrix
+
+        plot_confusion_matrix(metrics["confusion_matrix"], metadata["data"]["class_names"], path)
 
     def make_predictor(self, model, metadata):
         return ImagePredictor(self, model, metadata)

@@ -7,6 +7,7 @@ TensorFlow or even the app modules.
 TASKS = {
     "digits": ("nnkit.apps.digits", "Handwritten digit recognition (MNIST) with CNNs."),
     "xo": ("nnkit.apps.xo", "X, O or empty tic-tac-toe cells (CNN), and convolution teaching tools."),
+    "slots": ("nnkit.apps.slots", "Slot filling and intent detection (ATIS) with recurrent networks."),
 }
 
 

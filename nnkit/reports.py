@@ -63,17 +63,18 @@ def plot_confusion_matrix(confusion, class_names, path):
 
 
 def plot_learning_curves(history, path):
-    """Loss and every other metric per epoch, training and validation side by side."""
+    """Loss and every other metric per epoch, training and validation side by side; metrics
+    measured on validation data only (a task's epoch metrics, such as slot F1) get a panel too."""
     plt = _pyplot()
     names = [key for key in history if not key.startswith("val_") and key not in ("epoch", "learning_rate")]
+    names += [key[4:] for key in history if key.startswith("val_") and key[4:] not in history]
     if not names:
         raise ValueError("no training history recorded")
     figure, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
     for axis, name in zip(axes[0], names):
-        epochs = range(1, len(history[name]) + 1)
-        axis.plot(epochs, history[name], label="train")
-        if f"val_{name}" in history:
-            axis.plot(epochs, history[f"val_{name}"], label="validation")
+        for key, label in ((name, "train"), (f"val_{name}", "validation")):
+            if key in history:
+                axis.plot(range(1, len(history[key]) + 1), history[key], label=label)
         axis.set(title=name, xlabel="epoch")
         axis.xaxis.get_major_locator().set_params(integer=True)  # no "epoch 2.5"
         axis.legend()

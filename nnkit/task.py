@@ -17,15 +17,21 @@ class Splits:
     validation: tuple | None
     test: tuple
     info: dict = field(default_factory=dict)
+    # What a task needs beside the arrays and does not save (raw gold labels to score against).
+    extras: dict = field(default_factory=dict)
 
 
 class Task:
     name = ""
     monitor = "val_loss"  # what early stopping and checkpointing watch
-    # Extra `train` flags: name -> (config key path, click.option keyword arguments).
+    monitor_mode = "min"  # whether a lower or a higher `monitor` is better
+    # Extra `train` flags: name -> (config key path, click.option keyword arguments); the
+    # extra keyword "off" names the negative flag of an on/off pair (--bidirectional/--unidirectional).
     train_flags = {}
     data_help = "Data directory (default $NNKIT_DATA_DIR)."
     data_metavar = "DIR"
+    # Extra `evaluate` options that write a figure: option name -> help; see `write_figure`.
+    evaluation_figures = {}
 
     def load_data(self, config, data_dir=None, splits=("train", "test")):
         """Return `Splits` for `config`; only the splits named are read."""
@@ -39,6 +45,17 @@ class Task:
         """Loss and metrics for `model.compile`."""
         raise NotImplementedError
 
+    def fit_arguments(self, splits, batch_size, seed):
+        """What `model.fit` trains and validates on: by default the arrays, batched by Keras.
+        A task can return its own batches instead (a `keras.utils.PyDataset`, say)."""
+        return {"x": splits.train[0], "y": splits.train[1], "batch_size": batch_size,
+                "validation_data": splits.validation}
+
+    def epoch_metrics(self, model, splits):
+        """Extra validation metrics computed after every epoch and added to Keras's logs, so that
+        early stopping and checkpoints can watch them (say, span F1); {} when there are none."""
+        return {}
+
     def evaluation_data(self, config, info, data_dir=None):
         """The (inputs, targets) `nnkit <task> evaluate` scores a saved model on."""
         return self.load_data(config, data_dir, splits=("test",)).test
@@ -49,6 +66,10 @@ class Task:
 
     def format_report(self, metrics):
         """Human-readable text for what `evaluate` returned."""
+        raise NotImplementedError
+
+    def write_figure(self, figure, path, metrics, metadata):
+        """Write the figure named in `evaluation_figures` for what `evaluate` returned."""
         raise NotImplementedError
 
     def make_predictor(self, model, metadata):

@@ -75,10 +75,9 @@ class EpochTimer(keras.callbacks.Callback):
 class BestCheckpoint(keras.callbacks.Callback):
     """Save the model whenever the monitored metric improves, via a temporary file."""
 
-    def __init__(self, path, monitor):
+    def __init__(self, path, monitor, mode):
         super().__init__()
-        self.path, self.monitor = Path(path), monitor
-        self.mode = "max" if "acc" in monitor else "min"
+        self.path, self.monitor, self.mode = Path(path), monitor, mode
         self.best = None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -89,6 +88,19 @@ class BestCheckpoint(keras.callbacks.Callback):
             self.best = value
             with atomic_path(self.path) as temporary:
                 self.model.save(temporary)
+
+
+class TaskMetrics(keras.callbacks.Callback):
+    """Adds the task's own validation metrics (`Task.epoch_metrics`) to every epoch's logs.
+    It runs first, so the callbacks after it (logs, checkpoints, early stopping) see them."""
+
+    def __init__(self, task, splits):
+        super().__init__()
+        self.task, self.splits = task, splits
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.update(self.task.epoch_metrics(self.model, self.splits))
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -131,23 +143,25 @@ def _start_afresh(output, config):
     write_json(config, output / BACKUP_DIR / "config.json")
 
 
-def callbacks_for(task, output, training, timer, has_validation):
-    monitor = task.monitor if has_validation else task.monitor.removeprefix("val_")
+def callbacks_for(task, output, training, timer, splits):
+    # Without validation data only the training loss is left to watch.
+    monitor, mode = (task.monitor, task.monitor_mode) if splits.validation is not None else ("loss", "min")
     callbacks = [
+        TaskMetrics(task, splits),
         # The epoch's CSV row is written before its backup: a kill between the two repeats the
         # row on resume (read_training_log keeps the last) rather than losing it.
         keras.callbacks.CSVLogger(str(output / TRAINING_LOG), append=True),
         AtomicBackupAndRestore(str(output / BACKUP_DIR), delete_checkpoint=False),
-        BestCheckpoint(output / "checkpoints" / "best.keras", monitor),
+        BestCheckpoint(output / "checkpoints" / "best.keras", monitor, mode),
         keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=training["early_stopping_patience"], restore_best_weights=True
+            monitor=monitor, mode=mode, patience=training["early_stopping_patience"], restore_best_weights=True
         ),
         keras.callbacks.TensorBoard(str(output / "logs")),
         keras.callbacks.TerminateOnNaN(),
         timer,
     ]
     if training["schedule"] == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=2))
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5, patience=2))
     return callbacks
 
 
@@ -163,10 +177,10 @@ def train(task, config, output, data_dir=None, verbose="auto"):
     resumed = _is_resuming(output, config)
     set_seed(config["seed"])
     splits = task.load_data(config, data_dir)
-    (x_train, y_train) = splits.train
-    if len(x_train) == 0:
+    train_samples = count_examples(splits.train[0])
+    if train_samples == 0:
         raise UsageError("no training examples (check data.train_limit and the data directory)")
-    steps_per_epoch = -(-len(x_train) // training["batch_size"])
+    steps_per_epoch = -(-train_samples // training["batch_size"])
 
     model = task.build_model(config, splits.info)
     model.compile(optimizer=make_optimizer(training, steps_per_epoch), **task.compile_options(config))
@@ -177,12 +191,9 @@ def train(task, config, output, data_dir=None, verbose="auto"):
     timer = EpochTimer()
     started = time.perf_counter()
     history = model.fit(
-        x_train,
-        y_train,
-        batch_size=training["batch_size"],
+        **task.fit_arguments(splits, training["batch_size"], config["seed"]),
         epochs=training["epochs"],
-        validation_data=splits.validation,
-        callbacks=callbacks_for(task, output, training, timer, splits.validation is not None),
+        callbacks=callbacks_for(task, output, training, timer, splits),
         verbose=verbose,
     )
     wall_time = time.perf_counter() - started
@@ -204,7 +215,7 @@ def train(task, config, output, data_dir=None, verbose="auto"):
         "training": {
             "resumed": resumed,
             "wall_time_s": round(wall_time, 2),
-            "train_samples": len(x_train),
+            "train_samples": train_samples,
             "epoch_train_seconds": [round(seconds, 3) for seconds in timer.seconds],
         },
         "versions": versions(),
@@ -213,6 +224,13 @@ def train(task, config, output, data_dir=None, verbose="auto"):
     save_model(model, output, metadata)
     shutil.rmtree(output / BACKUP_DIR, ignore_errors=True)  # finished: nothing left to resume
     return metadata
+
+
+def count_examples(inputs):
+    """The number of examples in an array or in a dict of arrays (a model with named inputs)."""
+    if isinstance(inputs, dict):
+        return len(next(iter(inputs.values()))) if inputs else 0
+    return len(inputs)
 
 
 def read_training_log(output):

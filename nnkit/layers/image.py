@@ -1,5 +1,4 @@
-"""Custom layers. Each is registered for Keras serialization and built from `keras.ops` only,
-so saved models reload on every backend."""
+"""Layers for images."""
 
 import keras
 from keras import ops

@@ -1,0 +1,12 @@
+"""nnkit's custom Keras layers. Each is registered for Keras serialization (as `nnkit>Name`)
+and built from `keras.ops` only, so saved models reload on every backend.
+
+Importing this package registers them all; `nnkit.saving.load_model` does so before loading.
+"""
+
+from nnkit.layers.image import ContrastNormalization
+from nnkit.layers.recurrent import Elman, ElmanCell, Jordan, JordanCell
+from nnkit.layers.words import HashedWordEmbedding, MaskedPooling, OneHot
+
+__all__ = ["ContrastNormalization", "Elman", "ElmanCell", "HashedWordEmbedding", "Jordan",
+           "JordanCell", "MaskedPooling", "OneHot"]

@@ -1,0 +1,103 @@
+"""Word representations (1-of-N, hashed letter trigrams) and mask-aware pooling over words.
+
+Inputs are integer ids with 0 for padding (see `nnkit.text`); each layer emits the padding
+mask, so the recurrent layers after it skip the padded steps.
+"""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="nnkit")
+class OneHot(keras.layers.Layer):
+    """1-of-N word encoding: id -> a vector with a single 1 at that id.
+
+    Id 1 is the "other" (`<unk>`) dimension shared by every word outside the vocabulary;
+    padding (id 0) becomes the zero vector and is masked.
+    """
+
+    def __init__(self, vocabulary_size, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size = vocabulary_size
+
+    def call(self, ids):
+        ids = ops.cast(ids, "int32")
+        vectors = ops.one_hot(ids, self.vocabulary_size, dtype=self.compute_dtype)
+        return vectors * ops.cast(ops.expand_dims(ids != 0, -1), self.compute_dtype)
+
+    def compute_mask(self, ids, mask=None):
+        return ops.not_equal(ids, 0)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.vocabulary_size)
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size}
+
+
+@keras.saving.register_keras_serializable(package="nnkit")
+class HashedWordEmbedding(keras.layers.Layer):
+    """Word hashing: a word is the bag of its letter trigrams, each hashed into one of
+    `buckets` ids; its vector is the sum of the trigrams' vectors.
+
+    Unseen words ("denverr", a new city) still share trigrams with known ones and get a
+    useful vector, where a word embedding could only offer `<unk>`. Input (batch, words,
+    trigrams) of ids, 0 for padding; output (batch, words, output_dim).
+    """
+
+    def __init__(self, buckets, output_dim, embeddings_initializer="uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.buckets, self.output_dim = buckets, output_dim
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+
+    def build(self, input_shape):
+        self.embeddings = self.add_weight(
+            name="embeddings", shape=(self.buckets, self.output_dim), initializer=self.embeddings_initializer
+        )
+
+    def call(self, ids):
+        ids = ops.cast(ids, "int32")
+        vectors = ops.take(self.embeddings, ids, axis=0)  # (batch, words, trigrams, dim)
+        present = ops.cast(ops.expand_dims(ids != 0, -1), vectors.dtype)
+        return ops.sum(vectors * present, axis=2)
+
+    def compute_mask(self, ids, mask=None):
+        return ops.any(ops.not_equal(ids, 0), axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:2], self.output_dim)
+
+    def get_config(self):
+        return {**super().get_config(), "buckets": self.buckets, "output_dim": self.output_dim,
+                "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer)}
+
+
+@keras.saving.register_keras_serializable(package="nnkit")
+class MaskedPooling(keras.layers.Layer):
+    """Mean or max over the time axis of (batch, time, features), ignoring masked steps:
+    a sentence's vector must not depend on how much padding its batch needed."""
+
+    def __init__(self, method="max", **kwargs):
+        super().__init__(**kwargs)
+        if method not in ("mean", "max"):
+            raise ValueError(f"MaskedPooling method must be 'mean' or 'max', got '{method}'")
+        self.method = method
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return ops.mean(inputs, axis=1) if self.method == "mean" else ops.max(inputs, axis=1)
+        present = ops.cast(ops.expand_dims(mask, -1), inputs.dtype)
+        if self.method == "mean":
+            return ops.sum(inputs * present, axis=1) / ops.maximum(ops.sum(present, axis=1), 1.0)
+        lowest = ops.min(inputs) - 1.0  # below every real value, so padding never wins the max
+        return ops.max(ops.where(present > 0, inputs, lowest), axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "method": self.method}

@@ -1,0 +1,203 @@
+"""The slots app: ATIS files, span metrics, and train -> evaluate -> predict through the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import data_dir, run_nnkit
+from nnkit.data.slot_files import read_split
+from nnkit.errors import UsageError
+from nnkit.slot_metrics import slot_metrics
+
+# A small, fast model on a slice of ATIS: enough to check the wiring, not the quality.
+TINY_SLOTS = ["--epochs", "2", "--batch-size", "32", "--layers", "1", "--units", "16",
+              "--set", "data.train_limit=400", "--set", "data.test_limit=100",
+              "--set", "model.embedding_dim=16", "--set", "model.hash_buckets=512",
+              "--set", "training.schedule=constant"]
+
+
+@pytest.fixture(scope="session")
+def atis_dir():
+    folder = data_dir() / "atis"
+    if not (folder / "test" / "seq.in").is_file():
+        pytest.skip(f"ATIS not found under {data_dir()} (set NNKIT_DATA_DIR)")
+    return folder
+
+
+def write_split(folder, words, tags, intents):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, lines in (("seq.in", words), ("seq.out", tags), ("label", intents)):
+        (folder / name).write_text("".join(line + "\n" for line in lines))
+
+
+def small_corpus(root, test_tags="O B-toloc.city_name"):
+    """A corpus in the ATIS layout, small enough to learn in seconds."""
+    for split, copies in (("train", 40), ("valid", 4)):
+        write_split(root / split, ["to denver", "from boston", "fares to boston"] * copies,
+                    ["O B-toloc.city_name", "O B-fromloc.city_name", "O O B-toloc.city_name"] * copies,
+                    ["atis_flight", "atis_flight", "atis_airfare"] * copies)
+    write_split(root / "test", ["to denver", "from boston"], [test_tags, "O B-fromloc.city_name"],
+                ["atis_flight", "atis_day_name"])
+    return root
+
+
+def test_read_split_reports_file_and_line_of_a_mismatch(tmp_path):
+    write_split(tmp_path, ["to denver", "from boston please"], ["O B-toloc.city_name", "O B-fromloc.city_name"],
+                ["atis_flight", "atis_flight"])
+    with pytest.raises(UsageError, match=r"seq.out line 2: 2 tags for the 3 words"):
+        read_split(tmp_path)
+
+
+def test_read_split_rejects_bad_tags_and_misaligned_files(tmp_path):
+    write_split(tmp_path, ["to denver"], ["O X-city"], ["atis_flight"])
+    with pytest.raises(UsageError, match=r"seq.out line 1: 'X-city' is not a BIO tag"):
+        read_split(tmp_path)
+    write_split(tmp_path, ["to denver"], ["O B-city"], ["atis_flight", "atis_airfare"])
+    with pytest.raises(UsageError, match="seq.in has 1 lines, seq.out 1, label 2"):
+        read_split(tmp_path)
+
+
+def test_read_split_reads_atis(atis_dir):
+    test = read_split(atis_dir / "test")
+    assert len(test) == 893 and all(len(w) == len(t) for w, t in zip(test.words, test.tags))
+
+
+def test_metrics_match_a_hand_checked_example():
+    gold = [["B-fromloc.city_name", "O", "B-toloc.city_name", "I-toloc.city_name"], ["O", "B-depart_date.day_name"]]
+    predicted = [["B-fromloc.city_name", "O", "B-toloc.city_name", "O"], ["O", "B-depart_date.day_name"]]
+    metrics = slot_metrics(gold, predicted, ["atis_flight", "atis_airfare"], ["atis_flight", "atis_flight"],
+                           known_tags=["B-fromloc.city_name", "B-toloc.city_name", "O"], known_intents=["atis_flight"])
+    # Gold spans: fromloc, toloc (2 words), day_name; predicted toloc has 1 word, so 2 of 3 right.
+    assert metrics["slot_precision"] == pytest.approx(2 / 3, abs=1e-6)
+    assert metrics["slot_recall"] == pytest.approx(2 / 3, abs=1e-6)
+    assert metrics["slot_f1"] == pytest.approx(2 / 3, abs=1e-6)
+    assert metrics["intent_accuracy"] == 0.5
+    assert metrics["sentence_accuracy"] == 0.0  # one sentence has a wrong span, the other a wrong intent
+    assert metrics["per_slot"]["toloc.city_name"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert metrics["unseen"] == {"tags": ["B-depart_date.day_name", "I-toloc.city_name"], "intents": ["atis_airfare"]}
+
+
+@pytest.fixture(scope="session")
+def trained_slots(tmp_path_factory, atis_dir):
+    output = tmp_path_factory.mktemp("slots-model")
+    done = run_nnkit("slots", "train", "--quiet", "--output", output, "--model", "gru", "--bidirectional",
+                     *TINY_SLOTS, check=True)
+    assert "slot F1" in done.stdout and "intent accuracy" in done.stdout
+    return output
+
+
+def test_evaluate_reports_spans_intent_sentences_and_per_slot(trained_slots):
+    done = run_nnkit("slots", "evaluate", "--model-path", trained_slots, "--json", check=True)
+    metrics = json.loads(done.stdout)
+    assert metrics["sentences"] == 100  # the saved config's data.test_limit
+    assert 0 <= metrics["slot_f1"] <= 1 and 0 <= metrics["intent_accuracy"] <= 1
+    assert "fromloc.city_name" in metrics["per_slot"]
+    curves = trained_slots / "curves.png"
+    text = run_nnkit("slots", "evaluate", "--model-path", trained_slots, "--learning-curves", curves, check=True).stdout
+    assert "never seen in training count as misses" in text and "support" in text
+    assert curves.read_bytes().startswith(b"\x89PNG")
+    info = run_nnkit("slots", "info", "--model-path", trained_slots, check=True).stdout
+    assert "architecture: gru" in info and "slot_f1" in info
+    # Image tasks' confusion matrix is not a slots option.
+    assert run_nnkit("slots", "evaluate", "--confusion-matrix", "x.png").returncode == 2
+
+
+def test_predict_tags_every_word_of_raw_text(trained_slots):
+    text = "I want to fly from Boston to Denver, tomorrow!"
+    done = run_nnkit("slots", "predict", text, "--model-path", trained_slots, "--json", check=True)
+    [result] = json.loads(done.stdout)
+    assert result["words"] == ["i", "want", "to", "fly", "from", "boston", "to", "denver", "tomorrow"]
+    assert len(result["tags"]) == 9 and result["intent"].startswith("atis_")
+    assert all(slot["value"] == " ".join(result["words"][slot["start"]:slot["end"]]) for slot in result["slots"])
+    plain = run_nnkit("slots", "predict", text, "--model-path", trained_slots, check=True).stdout
+    assert plain.startswith(f"intent: {result['intent']}")
+
+
+def test_predict_refuses_empty_and_punctuation_only_text(trained_slots):
+    for text in ("", " ?!... "):
+        done = run_nnkit("slots", "predict", text, "--model-path", trained_slots)
+        assert done.returncode == 2 and "no words to tag" in done.stderr
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_predictor_handles_long_and_unknown_input(trained_slots):
+    import nnkit
+
+    predictor = nnkit.load(trained_slots)
+    long_text = " ".join(["from boston to denver"] * 250)  # 1,000 words
+    [result] = predictor.predict(long_text)
+    assert len(result["tags"]) == 1000
+    [odd] = predictor.predict("zzyzx qwrtp 12345")
+    assert odd["unknown_words"] == ["zzyzx", "qwrtp", "12345"] and len(odd["tags"]) == 3
+    # Batched and one by one agree: padding must not change a sentence's tags.
+    together = predictor.predict(["to denver", long_text])
+    assert together[0]["tags"] == predictor.predict("to denver")[0]["tags"]
+
+
+def test_train_and_evaluate_any_corpus_in_the_atis_layout(tmp_path):
+    corpus = small_corpus(tmp_path / "corpus", test_tags="O B-toloc.airport_name")
+    output = tmp_path / "model"
+    run_nnkit("slots", "train", "--quiet", "--data", corpus, "--output", output, "--epochs", "1",
+              "--encoding", "onehot", "--model", "elman", "--unidirectional", "--no-joint-intent",
+              "--set", "model.units=8", check=True)
+    done = run_nnkit("slots", "evaluate", "--model-path", output, "--data", corpus, check=True)
+    assert "1 gold tags never seen in training count as misses: B-toloc.airport_name" in done.stdout
+    assert "1 gold intents never seen in training count as misses: atis_day_name" in done.stdout
+
+
+def test_training_files_with_mismatched_counts_fail_clearly(tmp_path):
+    corpus = small_corpus(tmp_path / "corpus")
+    (corpus / "train" / "seq.out").write_text("O B-toloc.city_name\nO\n")
+    (corpus / "train" / "seq.in").write_text("to denver\nfrom boston\n")
+    (corpus / "train" / "label").write_text("atis_flight\natis_flight\n")
+    done = run_nnkit("slots", "train", "--data", corpus, "--output", tmp_path / "model")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"{corpus / 'train' / 'seq.out'} line 2: 1 tags for the 2 words of seq.in" in done.stderr
+
+
+@pytest.mark.parametrize("cell_type, encoding, bidirectional, joint, attention, decision", [
+    ("elman", "onehot", False, True, 0, "pool"),
+    ("jordan", "embedding", True, False, 0, "vote"),
+    ("gru", "wordhash", False, True, 2, "pool"),
+    ("lstm", "embedding+wordhash", True, True, 2, "vote"),
+])
+def test_every_slot_filler_saves_reloads_and_predicts_alike(tmp_path, cell_type, encoding, bidirectional,
+                                                            joint, attention, decision):
+    from nnkit.apps.slots import encode_inputs, encode_targets
+    from harness import check_save_reload_predict
+    from nnkit.data.slot_files import Utterances
+    from nnkit.models.tagging import build_slot_filler
+
+    info = {"encoding": encoding, "words": ["<pad>", "<unk>", "to", "denver", "from"], "hash_buckets": 64,
+            "max_trigrams": 8, "tags": ["<pad>", "O", "B-toloc.city_name"], "intents": ["atis_flight", "atis_city"]}
+    model = {"architecture": cell_type, "units": 4, "layers": 2, "bidirectional": bidirectional, "encoding": encoding,
+             "embedding_dim": 4, "dropout": 0.1, "joint_intent": joint, "attention_heads": attention,
+             "intent_decision": decision}
+    utterances = Utterances([["to", "denver"], ["from", "paris", "to", "denver"]],
+                            [["O", "B-toloc.city_name"], ["O", "O", "O", "B-toloc.city_name"]],
+                            ["atis_flight", "atis_city"])
+    network = build_slot_filler(model, info)
+    inputs, targets = encode_inputs(utterances.words, info), encode_targets(utterances, info)
+    reloaded = check_save_reload_predict(network, inputs, targets, "sparse_categorical_crossentropy",
+                                         tmp_path, task="slots")
+    outputs = reloaded.predict(inputs, verbose=0)
+    assert outputs["slots"].shape == (2, 4, 3) and outputs["intent"].shape == (2, 2)
+    np.testing.assert_allclose(outputs["intent"].sum(axis=-1), 1.0, rtol=1e-5)
+    # The short sentence's tags do not depend on the padding its batch needed.
+    alone = reloaded.predict(encode_inputs(utterances.words[:1], info), verbose=0)
+    np.testing.assert_allclose(alone["slots"][0], outputs["slots"][0, :2], atol=1e-5)
+    np.testing.assert_allclose(alone["intent"][0], outputs["intent"][0], atol=1e-5)
+
+
+def test_same_seed_same_model(tmp_path):
+    corpus = small_corpus(tmp_path / "corpus")
+    outputs = []
+    for run in ("a", "b"):
+        outputs.append(tmp_path / run)
+        run_nnkit("slots", "train", "--quiet", "--data", corpus, "--output", outputs[-1], "--epochs", "2",
+                  "--model", "lstm", "--seed", "7", "--set", "model.units=8", "--set", "model.embedding_dim=8",
+                  "--set", "model.hash_buckets=128", check=True)
+    first, second = (json.loads((output / "metadata.json").read_text()) for output in outputs)
+    assert first["history"] == second["history"]
+    assert first["metrics"] == second["metrics"]
