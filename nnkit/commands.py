@@ -55,7 +55,9 @@ def train_command(task):
 
         given = {"model": model, "epochs": epochs, "batch_size": batch_size, "seed": seed}
         options = [_nested(FLAG_KEYS[flag], value) for flag, value in given.items() if value is not None]
-        options += [_nested(task.train_flags[flag][0], value) for flag, value in task_flags.items() if value is not None]
+        # A repeatable flag gives a tuple, () when absent; config lists are lists.
+        options += [_nested(task.train_flags[flag][0], list(value) if isinstance(value, tuple) else value)
+                    for flag, value in task_flags.items() if value not in (None, ())]
         source, data_dir = split_data_option(data)
         options += [source] if source else []
         config = load_config(task.name, config_file, overrides, options)

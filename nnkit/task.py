@@ -25,6 +25,7 @@ class Task:
     name = ""
     monitor = "val_loss"  # what early stopping and checkpointing watch
     monitor_mode = "min"  # whether a lower or a higher `monitor` is better
+    stateful = False  # stateful recurrent layers: training resets them each epoch and before validation
     # Extra `train` flags: name -> (config key path, click.option keyword arguments); the
     # extra keyword "off" names the negative flag of an on/off pair (--bidirectional/--unidirectional).
     train_flags = {}

@@ -87,3 +87,40 @@ def hash_sentences(sentences, buckets, max_trigrams):
             ids = trigram_ids(word, buckets, max_trigrams)
             array[row, column, : len(ids)] = ids
     return array
+
+
+# What a word may carry that a language model's vocabulary keeps apart, or lacks.
+CLITICS = ("n't", "'s", "'re", "'ve", "'ll", "'d", "'m")
+EDGE_PUNCTUATION = "\"'`([{.,;:!?)]}"
+NUMBER = re.compile(r"[+-]?\d[\d.,:/-]*%?")
+
+
+def words_for_vocabulary(text, vocabulary, lowercase=True, number_token=None):
+    """Split raw text into words as a language model's training corpus spelled them.
+
+    Whitespace separates words; a word the vocabulary lacks is tried without the punctuation
+    at its edges (kept as words of their own when the vocabulary has them) and with a clitic
+    split off ("company's" -> "company 's", PTB style), and a number becomes `number_token`
+    (PTB writes every number as "N"). Whatever is still unknown is returned as it is: the
+    caller reads it as `<unk>`.
+    """
+    text = unicodedata.normalize("NFKC", text).replace("\u2019", "'")
+    words = []
+    for word in (text.lower() if lowercase else text).split():
+        if word in vocabulary:
+            words.append(word)
+            continue
+        core = word.strip(EDGE_PUNCTUATION)
+        start = word.find(core) if core else len(word)
+        leading, trailing = word[:start], word[start + len(core):]
+        words.extend(mark for mark in leading if mark in vocabulary)
+        if core:
+            clitic = next((c for c in CLITICS if core.endswith(c) and core[: -len(c)] in vocabulary), None)
+            if clitic:
+                words.extend((core[: -len(clitic)], clitic))
+            elif core not in vocabulary and number_token in vocabulary and NUMBER.fullmatch(core):
+                words.append(number_token)
+            else:
+                words.append(core)
+        words.extend(mark for mark in trailing if mark in vocabulary)
+    return words

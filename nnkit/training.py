@@ -18,6 +18,7 @@ from pathlib import Path
 import keras
 
 from nnkit.errors import NnkitError, UsageError
+from nnkit.models.language import reset_states
 from nnkit.reproducibility import hardware, set_seed, versions
 from nnkit.saving import atomic_path, save_model, write_json
 
@@ -103,6 +104,17 @@ class TaskMetrics(keras.callbacks.Callback):
             logs.update(self.task.epoch_metrics(self.model, self.splits))
 
 
+class ResetStates(keras.callbacks.Callback):
+    """For stateful recurrent layers: every epoch reads its stream from the start, and
+    validation reads another stream, so both begin from a zero state."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        reset_states(self.model)
+
+    def on_test_begin(self, logs=None):
+        reset_states(self.model)
+
+
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """Keras's BackupAndRestore, but every backup file is written to a temporary name and
     renamed: the stock callback writes the weights in place, and a kill during that write
@@ -161,7 +173,10 @@ def callbacks_for(task, output, training, timer, splits):
         timer,
     ]
     if training["schedule"] == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5, patience=2))
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor, mode=mode, factor=training["plateau_factor"], patience=training["plateau_patience"]))
+    if task.stateful:
+        callbacks.insert(0, ResetStates())
     return callbacks
 
 

@@ -6,7 +6,7 @@ Importing this package registers them all; `nnkit.saving.load_model` does so bef
 
 from nnkit.layers.image import ContrastNormalization
 from nnkit.layers.recurrent import Elman, ElmanCell, Jordan, JordanCell
-from nnkit.layers.words import HashedWordEmbedding, MaskedPooling, OneHot
+from nnkit.layers.words import HashedWordEmbedding, MaskedPooling, OneHot, ReversibleEmbedding
 
 __all__ = ["ContrastNormalization", "Elman", "ElmanCell", "HashedWordEmbedding", "Jordan",
-           "JordanCell", "MaskedPooling", "OneHot"]
+           "JordanCell", "MaskedPooling", "OneHot", "ReversibleEmbedding"]

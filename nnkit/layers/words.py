@@ -1,7 +1,8 @@
-"""Word representations (1-of-N, hashed letter trigrams) and mask-aware pooling over words.
+"""Word representations (1-of-N, hashed letter trigrams, a reversible embedding for tied
+language-model outputs) and mask-aware pooling over words.
 
-Inputs are integer ids with 0 for padding (see `nnkit.text`); each layer emits the padding
-mask, so the recurrent layers after it skip the padded steps.
+Inputs of the tagging layers are integer ids with 0 for padding (see `nnkit.text`); each emits
+the padding mask, so the recurrent layers after it skip the padded steps.
 """
 
 import keras
@@ -101,3 +102,39 @@ class MaskedPooling(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "method": self.method}
+
+
+@keras.saving.register_keras_serializable(package="nnkit")
+class ReversibleEmbedding(keras.layers.Embedding):
+    """A word embedding that can also run backwards, as the output layer of a language model.
+
+    `layer(ids)` looks words up; `layer(vectors, reverse=True)` scores every word against the
+    vectors (their dot product with each word's embedding, plus a per-word bias): weight tying
+    (Press and Wolf 2017, Inan et al. 2017), which saves a vocabulary-sized matrix and
+    lowers perplexity. Input ids have no padding here: every id is a word.
+    """
+
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        self.output_bias = self.add_weight(name="output_bias", shape=(self.input_dim,), initializer="zeros")
+
+    # Keras's Embedding stores only its embedding matrix; store every variable, the bias too.
+    def save_own_variables(self, store):
+        keras.layers.Layer.save_own_variables(self, store)
+
+    def load_own_variables(self, store):
+        keras.layers.Layer.load_own_variables(self, store)
+
+    def call(self, inputs, reverse=False):
+        if not reverse:
+            return super().call(inputs)
+        return ops.matmul(inputs, ops.transpose(ops.convert_to_tensor(self.embeddings))) + self.output_bias
+
+    def compute_output_shape(self, input_shape, reverse=False):
+        if reverse:
+            return (*input_shape[:-1], self.input_dim)
+        return super().compute_output_shape(input_shape)
+
+    def compute_output_spec(self, inputs, reverse=False):
+        shape = self.compute_output_shape(inputs.shape, reverse=reverse)
+        return keras.KerasTensor(shape, dtype=self.compute_dtype)

