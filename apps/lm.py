@@ -1,6 +1,6 @@
 """Word-level language modeling and text generation with recurrent networks (Penn Treebank).
 
-    nnkit lm train --model lstm --layers 2 --units 256 --tie-weights --bptt 35
+    nnkit lm train --model lstm --layers 2 --units 200 --tie-weights --bptt 35
     nnkit lm evaluate                       # perplexity on the valid and test splits
     nnkit lm generate --prompt "the company said" --length 30 --temperature 0.8 --top-k 40
     nnkit lm score "the company said it expects higher earnings"

@@ -14,7 +14,9 @@ def import_keras_quietly():
         import keras
 
         return keras
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # 3, not 2: at run time TF also logs notices at error level ("oneDNN supports DT_BOOL only
+    # on platforms with AVX-512 ...") that are not errors of the user's.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)

@@ -81,7 +81,7 @@ def evaluate_command(task):
     @data_option(task)
     @click.option("--learning-curves", type=click.Path(dir_okay=False), help="Write learning-curve PNG here.")
     @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-    def evaluate(model_path, data, learning_curves, as_json, **figures):
+    def evaluate(model_path, data, learning_curves, as_json, **extra):
         """Score a saved model on the test split."""
         import_keras_quietly()
         import json
@@ -94,9 +94,12 @@ def evaluate_command(task):
         model, metadata = load_model(model_path, expected_task=task.name)
         source, data_dir = split_data_option(data)
         config = merge(metadata["config"], source) if source else metadata["config"]
+        for option, (keys, _) in task.evaluation_options.items():
+            if extra.get(option) is not None:
+                config = merge(config, _nested(keys, extra[option]))
         metrics = task.evaluate(model, task.evaluation_data(config, metadata["data"], data_dir), metadata["data"])
-        for figure, path in figures.items():
-            if path:
+        for figure, path in extra.items():
+            if figure in task.evaluation_figures and path:
                 task.write_figure(figure, path, metrics, metadata)
         if learning_curves:
             if not metadata.get("history"):
@@ -107,6 +110,8 @@ def evaluate_command(task):
     for figure, help_text in task.evaluation_figures.items():
         evaluate = click.option(f"--{figure.replace('_', '-')}", figure, type=click.Path(dir_okay=False),
                                 help=help_text)(evaluate)
+    for option, (_, settings) in task.evaluation_options.items():
+        evaluate = click.option(f"--{option.replace('_', '-')}", option, **settings)(evaluate)
     return evaluate
 
 

@@ -8,6 +8,7 @@ TASKS = {
     "digits": ("nnkit.apps.digits", "Handwritten digit recognition (MNIST) with CNNs."),
     "xo": ("nnkit.apps.xo", "X, O or empty tic-tac-toe cells (CNN), and convolution teaching tools."),
     "slots": ("nnkit.apps.slots", "Slot filling and intent detection (ATIS) with recurrent networks."),
+    "translate": ("nnkit.apps.translate", "Machine translation (Multi30k) with an attention encoder-decoder and beam search."),
     "lm": ("nnkit.apps.lm", "Word-level language modeling and text generation (Penn Treebank) with RNNs."),
 }
 

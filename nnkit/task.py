@@ -33,6 +33,8 @@ class Task:
     data_metavar = "DIR"
     # Extra `evaluate` options that write a figure: option name -> help; see `write_figure`.
     evaluation_figures = {}
+    # Extra `evaluate` options that override a config key, as train_flags do (a beam size, say).
+    evaluation_options = {}
 
     def load_data(self, config, data_dir=None, splits=("train", "test")):
         """Return `Splits` for `config`; only the splits named are read."""

@@ -27,13 +27,14 @@ TRAINING_LOG = "training_log.csv"
 OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
     "adamw": keras.optimizers.AdamW,
-    "sgd": lambda **kwargs: keras.optimizers.SGD(momentum=0.9, nesterov=True, **kwargs),
+    "sgd": keras.optimizers.SGD,
     "rmsprop": keras.optimizers.RMSprop,
 }
 
 
 def make_optimizer(training, steps_per_epoch):
-    """The optimizer named in the config, with its learning-rate schedule and clipping."""
+    """The optimizer named in the config, with its learning-rate schedule and clipping:
+    `clipnorm` clips each weight's gradient on its own, `global_clipnorm` all of them together."""
     if training["optimizer"] not in OPTIMIZERS:
         raise UsageError(f"training.optimizer must be one of {', '.join(OPTIMIZERS)}, got '{training['optimizer']}'")
     rate = training["learning_rate"]
@@ -49,10 +50,14 @@ def make_optimizer(training, steps_per_epoch):
     elif training["schedule"] not in ("constant", "plateau"):
         raise UsageError(f"training.schedule must be cosine, constant or plateau, got '{training['schedule']}'")
     options = {"learning_rate": rate}
+    if training["optimizer"] == "sgd" and training["momentum"]:
+        options.update(momentum=training["momentum"], nesterov=True)
     if training["weight_decay"]:
         options["weight_decay"] = training["weight_decay"]
     if training["clipnorm"]:
         options["clipnorm"] = training["clipnorm"]
+    if training["global_clipnorm"]:
+        options["global_clipnorm"] = training["global_clipnorm"]
     return OPTIMIZERS[training["optimizer"]](**options)
 
 

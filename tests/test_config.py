@@ -70,3 +70,17 @@ def test_merge_does_not_modify_its_input():
     base = {"a": {"b": 1}}
     merged = merge(base, {"a": {"b": 2}})
     assert base == {"a": {"b": 1}} and merged == {"a": {"b": 2}}
+
+
+def test_optimizer_follows_momentum_and_both_clipping_keys():
+    import keras
+
+    from nnkit.training import make_optimizer
+
+    training = load_config("lm")["training"]  # plain SGD, clipped by the global norm
+    optimizer = make_optimizer(training, steps_per_epoch=10)
+    assert isinstance(optimizer, keras.optimizers.SGD)
+    assert optimizer.momentum == 0 and optimizer.global_clipnorm == 0.25 and optimizer.clipnorm is None
+    optimizer = make_optimizer({**training, "momentum": 0.9, "global_clipnorm": None, "clipnorm": 1.0}, 10)
+    assert optimizer.momentum == 0.9 and optimizer.nesterov
+    assert optimizer.clipnorm == 1.0 and optimizer.global_clipnorm is None

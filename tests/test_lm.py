@@ -12,7 +12,8 @@ from nnkit.errors import UsageError
 
 # A small model on a short text: enough to check the wiring, not the quality.
 TINY_LM = ["--epochs", "2", "--batch-size", "4", "--bptt", "8", "--layers", "1", "--units", "16",
-           "--set", "model.embedding_dim=16", "--set", "training.learning_rate=0.01"]
+           "--set", "model.embedding_dim=16", "--set", "training.optimizer=adam",
+           "--set", "training.learning_rate=0.01"]
 SENTENCES = ["the cat sat on the mat", "the dog sat on the log", "a cat saw a dog",
              "the dog saw the cat", "a bird sat on the cat"]
 
@@ -119,6 +120,31 @@ def test_windowed_scoring_carries_the_state_across_windows():
     ids = np.random.default_rng(0).integers(0, 20, 40)
     whole = stream_log_probabilities(model, ids, window=64)
     np.testing.assert_allclose(stream_log_probabilities(model, ids, window=7), whole, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("tie_weights, units", [(True, 8), (True, 12), (False, 8)])
+def test_language_model_saves_reloads_and_predicts_identically(tmp_path, tie_weights, units):
+    import keras
+
+    from nnkit.models.language import build_language_model, copy_weights, reset_states
+    from nnkit.saving import load_model, save_model
+
+    keras.utils.set_random_seed(0)
+    config = tiny_model_config(tie_weights=tie_weights, units=units, dropout=0.1)
+    model = build_language_model(config, 30, batch_size=2)
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ids = np.random.default_rng(0).integers(0, 30, (4, 6))
+    model.fit(ids, ids, batch_size=2, shuffle=False, verbose=0)
+    reset_states(model)
+    before = model.predict_on_batch(ids[:2])
+    save_model(model, tmp_path, {"task": "lm"})
+    reloaded, _ = load_model(tmp_path, expected_task="lm")
+    reset_states(reloaded)
+    np.testing.assert_array_equal(reloaded.predict_on_batch(ids[:2]), before)
+    single = build_language_model(config, 30, batch_size=1)  # the inference copy: one stream, any length
+    copy_weights(reloaded, single)
+    np.testing.assert_allclose(single.predict_on_batch(ids[:1]), before[:1], rtol=1e-5, atol=1e-6)
+    assert ("projection" in [layer.name for layer in model.layers]) == (tie_weights and units != 8)
 
 
 def test_choose_next_is_greedy_at_temperature_zero_and_respects_top_k():

@@ -12,8 +12,13 @@ import numpy as np
 
 
 def _cut(array, length, rows):
-    """The `rows` of `array`, with its time axis (axis 1, if any) cut to `length`."""
-    return array[rows, :length] if array.ndim > 1 else array[rows]
+    """The `rows` of `array`, with its time axis (axis 1, if any) cut or 0-padded to `length`:
+    every array of a batch gets the same time axis, however wide it was as a whole."""
+    if array.ndim == 1:
+        return array[rows]
+    batch = array[rows, :length]
+    padding = [(0, 0), (0, length - batch.shape[1])] + [(0, 0)] * (array.ndim - 2)
+    return np.pad(batch, padding) if batch.shape[1] < length else batch
 
 
 class PaddedBatches(keras.utils.PyDataset):
@@ -26,13 +31,22 @@ class PaddedBatches(keras.utils.PyDataset):
         self.inputs, self.targets = inputs, targets
         self.lengths, self.batch_size, self.multiple = np.asarray(lengths), batch_size, multiple
         self.shuffle, self.rng = shuffle, np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(self.lengths)) if shuffle else np.arange(len(self.lengths))
+        self._arrange(self.rng.permutation(len(self.lengths)) if shuffle else np.arange(len(self.lengths)))
+
+    def _arrange(self, order):
+        """Batches of `order`, the widest first and the narrowest second: Keras infers the
+        batches' shapes from the first two, and must see the time axis vary to leave it open."""
+        self.batches = [np.sort(order[start:start + self.batch_size]) for start in range(0, len(order), self.batch_size)]
+        widths = [self.lengths[rows].max() for rows in self.batches]
+        widest, narrowest = int(np.argmax(widths)), int(np.argmin(widths))
+        first = [widest] + ([narrowest] if narrowest != widest else [])
+        self.batches = [self.batches[i] for i in first] + [b for i, b in enumerate(self.batches) if i not in first]
 
     def __len__(self):
-        return math.ceil(len(self.lengths) / self.batch_size)
+        return len(self.batches)
 
     def __getitem__(self, index):
-        rows = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
+        rows = self.batches[index]
         length = self.multiple * math.ceil(max(1, self.lengths[rows].max()) / self.multiple)
         inputs = {name: _cut(array, length, rows) for name, array in self.inputs.items()}
         targets = {name: _cut(array, length, rows) for name, array in self.targets.items()}
@@ -40,4 +54,4 @@ class PaddedBatches(keras.utils.PyDataset):
 
     def on_epoch_end(self):
         if self.shuffle:
-            self.order = self.rng.permutation(len(self.lengths))
+            self._arrange(self.rng.permutation(len(self.lengths)))

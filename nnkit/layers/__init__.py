@@ -4,9 +4,11 @@ and built from `keras.ops` only, so saved models reload on every backend.
 Importing this package registers them all; `nnkit.saving.load_model` does so before loading.
 """
 
+from nnkit.layers.attention import AdditiveAttention, MultiplicativeAttention
 from nnkit.layers.image import ContrastNormalization
 from nnkit.layers.recurrent import Elman, ElmanCell, Jordan, JordanCell
-from nnkit.layers.words import HashedWordEmbedding, MaskedPooling, OneHot, ReversibleEmbedding
+from nnkit.layers.words import HashedWordEmbedding, MaskedPooling, OneHot, PaddingMask, ReversibleEmbedding
 
-__all__ = ["ContrastNormalization", "Elman", "ElmanCell", "HashedWordEmbedding", "Jordan",
-           "JordanCell", "MaskedPooling", "OneHot", "ReversibleEmbedding"]
+__all__ = ["AdditiveAttention", "ContrastNormalization", "Elman", "ElmanCell", "HashedWordEmbedding", "Jordan",
+           "JordanCell", "MaskedPooling", "MultiplicativeAttention", "OneHot",
+           "PaddingMask", "ReversibleEmbedding"]

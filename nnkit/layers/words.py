@@ -138,3 +138,15 @@ class ReversibleEmbedding(keras.layers.Embedding):
     def compute_output_spec(self, inputs, reverse=False):
         shape = self.compute_output_shape(inputs.shape, reverse=reverse)
         return keras.KerasTensor(shape, dtype=self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="nnkit")
+class PaddingMask(keras.layers.Layer):
+    """True where a sequence of ids has a word, False on padding (id 0): the mask attention
+    needs over a source sentence, as an explicit tensor."""
+
+    def call(self, ids):
+        return ops.not_equal(ids, 0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape

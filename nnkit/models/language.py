@@ -31,9 +31,9 @@ def build_language_model(model_config, vocabulary_size, batch_size, sequence_len
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
     tokens = keras.Input(batch_shape=(batch_size, sequence_length), dtype="int32", name="tokens")
-    embedding = ReversibleEmbedding(vocabulary_size, model_config["embedding_dim"],
-                                    embeddings_initializer=keras.initializers.RandomUniform(-0.1, 0.1),
-                                    name="embedding")
+    embedding_class = ReversibleEmbedding if model_config["tie_weights"] else keras.layers.Embedding
+    embedding = embedding_class(vocabulary_size, model_config["embedding_dim"],
+                                embeddings_initializer=keras.initializers.RandomUniform(-0.1, 0.1), name="embedding")
     x = embedding(tokens)
     for depth in range(model_config["layers"]):
         x = keras.layers.SpatialDropout1D(dropout, name=f"dropout_{depth + 1}")(x) if dropout else x

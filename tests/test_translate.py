@@ -1,0 +1,149 @@
+"""The translation app: attention, the encoder-decoder, parallel files, and train -> predict -> BLEU."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import data_dir, run_nnkit
+from nnkit.data.parallel import file_pairs, hold_out
+from nnkit.errors import UsageError
+
+PAIRS = [("Ein Mann fährt Fahrrad.", "A man rides a bike."), ("Eine Frau liest ein Buch.", "A woman reads a book."),
+         ("Zwei Hunde spielen.", "Two dogs play."), ("Ein Kind isst.", "A child eats."),
+         ("Der Hund läuft.", "The dog runs.")]
+TINY_TRANSLATE = ["--epochs", "12", "--batch-size", "16", "--set", "model.units=32", "--set", "model.embedding_dim=16",
+                  "--set", "data.min_count=1", "--set", "training.learning_rate=0.01", "--set", "model.dropout=0.0"]
+
+
+def tiny_config(**changes):
+    return {"architecture": "gru", "attention": "bahdanau", "layers": 1, "units": 16, "embedding_dim": 8,
+            "dropout": 0.0, "bidirectional_encoder": True, **changes}
+
+
+@pytest.fixture(scope="module")
+def pairs_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pairs") / "pairs.tsv"
+    path.write_text("\n".join(f"{source}\t{target}" for source, target in PAIRS * 40) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_translator(tmp_path_factory, pairs_file):
+    output = tmp_path_factory.mktemp("translate-model")
+    run_nnkit("translate", "train", "--quiet", "--pairs", pairs_file, "--output", output, *TINY_TRANSLATE, check=True)
+    return output
+
+
+@pytest.mark.parametrize("attention", ["AdditiveAttention", "MultiplicativeAttention"])
+def test_attention_weights_sum_to_one_and_skip_padding(attention):
+    import nnkit.layers
+
+    layer = getattr(nnkit.layers, attention)(6)
+    queries, keys = np.random.rand(2, 3, 5).astype("float32"), np.random.rand(2, 4, 7).astype("float32")
+    mask = np.array([[True, True, False, False], [True, True, True, True]])
+    context, weights = (np.asarray(x) for x in layer(queries, keys, mask))
+    assert context.shape == (2, 3, 7) and weights.shape == (2, 3, 4)
+    np.testing.assert_allclose(weights.sum(axis=-1), 1.0, rtol=1e-5)
+    assert weights[0, :, 2:].max() == 0.0
+    np.testing.assert_allclose(context, weights @ keys, rtol=1e-5)  # the weighted sum of the keys
+
+
+@pytest.mark.parametrize("cell, attention, layers", [("gru", "bahdanau", 1), ("lstm", "luong", 2), ("gru", "none", 2)])
+def test_decoding_step_by_step_equals_teacher_forcing(cell, attention, layers):
+    import keras
+
+    from nnkit.generation import log_softmax
+    from nnkit.models.seq2seq import Seq2SeqDecoder, build_translator
+
+    keras.utils.set_random_seed(0)
+    config = tiny_config(architecture=cell, attention=attention, layers=layers)
+    model = build_translator(config, 20, 25)
+    source = np.array([[3, 4, 5, 0, 0], [6, 7, 8, 9, 10]], np.int32)  # the first has padding
+    previous = np.array([[2, 5, 6, 7], [2, 8, 9, 4]], np.int32)
+    expected = log_softmax(model.predict_on_batch({"source": source, "previous_words": previous})["words"])
+    decoder = Seq2SeqDecoder(model, config)
+    memory, mask, states = decoder.encode(source)
+    for position in range(previous.shape[1]):
+        logits, states, weights = decoder.step(previous[:, position], memory, mask, states)
+        np.testing.assert_allclose(log_softmax(logits), expected[:, position], atol=1e-5)
+        if attention != "none":
+            np.testing.assert_allclose(weights.sum(axis=-1), 1.0, rtol=1e-5)
+            assert weights[0, 3:].max() == 0.0
+        else:
+            assert weights is None
+
+
+def test_parallel_files_report_mismatched_counts_and_bad_lines(tmp_path):
+    (tmp_path / "a.de").write_text("eins\nzwei\ndrei\n")
+    (tmp_path / "a.en").write_text("one\ntwo\n")
+    with pytest.raises(UsageError, match=r"a.de has 3 lines but .*a.en has 2"):
+        file_pairs([tmp_path / "a.de", tmp_path / "a.en"])
+    (tmp_path / "pairs.tsv").write_text("eins\tone\nzwei two\n")
+    with pytest.raises(UsageError, match="pairs.tsv line 2: expected 'source<TAB>target', found 1 fields"):
+        file_pairs([tmp_path / "pairs.tsv"])
+    parts = hold_out(list(range(100)), 0.1, 0.05)
+    assert parts["test"] == list(range(95, 100)) and parts["valid"] == list(range(85, 95))
+
+
+def test_train_predict_and_bleu_on_tiny_pairs(trained_translator):
+    import sacrebleu
+
+    from nnkit.saving import load_predictor
+
+    metadata = json.loads((trained_translator / "metadata.json").read_text())
+    test = metadata["metrics"]["test"]
+    translator = load_predictor(trained_translator)
+    results = translator.translate([source for source, _ in PAIRS], beam_size=3)
+    hypotheses = [result["translations"][0]["text"] for result in results]
+    assert sum(h == target for h, (_, target) in zip(hypotheses, PAIRS)) >= 4  # learnt the five pairs
+    # evaluate's BLEU is sacrebleu's, on detokenized text against the raw references
+    sources = [source for source, _ in (PAIRS * 40)[-10:]]
+    references = [target for _, target in (PAIRS * 40)[-10:]]
+    ours = [r["translations"][0]["text"] for r in translator.translate(sources)]
+    assert test["bleu"] == pytest.approx(sacrebleu.corpus_bleu(ours, [references]).score, abs=0.01)
+
+
+def test_beam_one_equals_greedy_and_n_best_is_ranked(trained_translator):
+    from nnkit.saving import load_predictor
+
+    translator = load_predictor(trained_translator)
+    greedy = translator.translate(["Ein Kind isst."], beam_size=1)[0]["translations"][0]
+    assert greedy == translator.translate(["Ein Kind isst."], beam_size=1)[0]["translations"][0]
+    three = translator.translate(["Ein Kind isst."], beam_size=3, n_best=3)[0]["translations"]
+    assert len(three) == 3 and [t["score"] for t in three] == sorted((t["score"] for t in three), reverse=True)
+    assert three[0]["score"] >= greedy["score"] - 1e-9
+
+
+def test_predict_cli_plots_attention_and_handles_odd_input(trained_translator, tmp_path):
+    plot = tmp_path / "attention.png"
+    done = run_nnkit("translate", "predict", "--model-path", trained_translator, "--json", "--attention-plot", plot,
+                     "Ein Mann fährt Fahrrad.", "Ein 🚲 und Ωμέγα " + "Hund " * 30)
+    assert done.returncode == 0, done.stderr
+    first, odd = json.loads(done.stdout)
+    assert plot.stat().st_size > 0
+    assert len(first["translations"][0]["attention"][0]) == len(first["source_tokens"])
+    assert odd["longer_than_training"] and odd["source_tokens"][1] == "🚲"
+    for sentence, message in (("  ", "nothing to translate"),):
+        refused = run_nnkit("translate", "predict", "--model-path", trained_translator, sentence)
+        assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr
+    wrong = run_nnkit("translate", "predict", "--model-path", trained_translator, "--source", "en", "A man.")
+    assert wrong.returncode == 2 and "this model translates de to en, not en to en" in wrong.stderr
+
+
+def test_evaluate_takes_a_beam_size(trained_translator):
+    done = run_nnkit("translate", "evaluate", "--model-path", trained_translator, "--beam-size", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["beam_size"] == 1
+
+
+def test_multi30k_slice_trains(tmp_path):
+    if not (data_dir() / "multi30k" / "test_2016_flickr.de.gz").is_file():
+        pytest.skip(f"Multi30k not found under {data_dir()} (set NNKIT_DATA_DIR)")
+    done = run_nnkit("translate", "train", "--quiet", "--output", tmp_path, "--source", "en", "--target", "de",
+                     "--epochs", "1", "--set", "data.train_limit=300", "--set", "data.test_limit=20",
+                     "--set", "model.units=16", "--set", "model.embedding_dim=8", "--set", "decoding.beam_size=2")
+    assert done.returncode == 0, done.stderr
+    metadata = json.loads((tmp_path / "metadata.json").read_text())
+    assert (metadata["data"]["source_language"], metadata["data"]["target_language"]) == ("en", "de")
+    assert metadata["metrics"]["test"]["sentences"] == 20 and "." in metadata["data"]["target_words"]
