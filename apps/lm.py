@@ -37,7 +37,7 @@ def read_streams(config, data_dir, splits):
         return hold_out(stream, data["validation_fraction"], data["test_fraction"])
     files = split_files(data_dir) if data_dir else {}
     if not files:
-        files = ptb_files(resolve_data_dir(data_dir))
+        files = ptb_files(resolve_data_dir(data_dir), splits)
     streams = {}
     for split in splits:
         if split not in files:

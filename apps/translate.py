@@ -82,17 +82,18 @@ class TranslateTask(Task):
                   for split, split_pairs in pairs.items() if split != "test"}
         longest = data["max_length"]
         keep = [i for i, (s, t) in enumerate(zip(*tokens["train"])) if len(s) <= longest and len(t) <= longest]
+        if not keep:
+            raise UsageError(f"no training pair has at most data.max_length = {longest} tokens on each side")
         tokens["train"] = tuple([side[i] for i in keep] for side in tokens["train"])
         info = {"source_language": source, "target_language": target,
                 "source_words": build_vocabulary(tokens["train"][0], data["min_count"], data["max_vocabulary"]),
                 "target_words": build_vocabulary(tokens["train"][1], data["min_count"], data["max_vocabulary"]),
                 "longest_training_source": max(len(s) for s in tokens["train"][0]), "model": config["model"]}
 
-        def arrays(source_tokens, target_tokens):
-            previous = encode(target_tokens, info["target_words"], add_bos=True)
-            following = encode(target_tokens, info["target_words"], add_eos=True)
-            return {"source": encode(source_tokens, info["source_words"]), "previous_words": previous}, \
-                {"words": following}
+        def arrays(source_tokens, target_tokens):  # teacher forcing: read <bos> y1..yn, predict y1..yn <eos>
+            inputs = {"source": encode(source_tokens, info["source_words"]),
+                      "previous_words": encode(target_tokens, info["target_words"], add_bos=True)}
+            return inputs, {"words": encode(target_tokens, info["target_words"], add_eos=True)}
 
         return Splits(train=arrays(*tokens["train"]), validation=arrays(*tokens["valid"]), test=test, info=info)
 

@@ -62,7 +62,7 @@ def beam_search(decoder, inputs, bos, eos, max_length, beam_size=5, alpha=0.6, n
         next_beams, parents = [], []
         for sentence in range(sentences):
             kept, slots = [], beam_size - len(finished[sentence])
-            for flat in np.argsort(-per_sentence[sentence], kind="stable")[:slots]:
+            for flat in _best(per_sentence[sentence], slots):
                 log_probability = per_sentence[sentence, flat]
                 if not np.isfinite(log_probability):
                     break
@@ -84,6 +84,15 @@ def beam_search(decoder, inputs, bos, eos, max_length, beam_size=5, alpha=0.6, n
             finished[index // beam_size].append(_scored(beam.words, beam.log_probability, beam.attention, alpha,
                                                         ended=False))
     return [sorted(hypotheses, key=lambda h: -h.score)[:n_best] for hypotheses in finished]
+
+
+def _best(values, count):
+    """Indices of the `count` largest values, largest first (a partial sort: the rows are
+    beam_size x vocabulary long)."""
+    if count <= 0:
+        return np.empty(0, np.int64)
+    top = np.argpartition(-values, count - 1)[:count] if count < len(values) else np.arange(len(values))
+    return top[np.argsort(-values[top], kind="stable")]
 
 
 def _scored(words, log_probability, attention, alpha, ended):

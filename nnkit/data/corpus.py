@@ -60,12 +60,12 @@ def split_files(folder):
     return found
 
 
-def ptb_files(directory):
-    """The PTB files of the data directory's `ptb/`, each downloaded when missing."""
+def ptb_files(directory, splits=SPLITS):
+    """The PTB files of the data directory's `ptb/` for `splits`, each downloaded when missing."""
     found = split_files(Path(directory) / "ptb")
     return {split: found.get(split) or fetch(directory, f"ptb/ptb.{split}.txt", PTB_ORIGIN.format(split=split),
                                              PTB_MD5[split])
-            for split in SPLITS}
+            for split in splits}
 
 
 def hold_out(stream, validation_fraction, test_fraction):
