@@ -163,6 +163,10 @@ class Translator:
             raise UsageError(f"this model translates {trained[0]} to {trained[1]}, "
                              f"not {source or trained[0]} to {target or trained[1]}")
 
+    def predict(self, sentences, beam_size=None, n_best=1):
+        """The Python API (`nnkit.load`): what `translate` returns."""
+        return self.translate(sentences, beam_size=beam_size, n_best=n_best)
+
     def translate(self, sentences, beam_size=None, n_best=1, batch_size=64):
         """One dict per sentence: its tokens and `n_best` translations (text, tokens,
         log-probability, length-normalised score, attention rows), best first."""

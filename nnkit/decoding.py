@@ -33,13 +33,14 @@ def greedy_search(decoder, inputs, bos, eos, max_length):
     return [best[0] for best in beam_search(decoder, inputs, bos, eos, max_length, beam_size=1)]
 
 
-def beam_search(decoder, inputs, bos, eos, max_length, beam_size=5, alpha=0.6, n_best=1):
+def beam_search(decoder, inputs, bos, eos, max_length, beam_size=5, alpha=0.6, n_best=1, min_length=0):
     """The `n_best` hypotheses of highest length-normalised score for every input row.
 
     Each step extends every live beam of a sentence by every word and keeps the best
     candidates, as many as the sentence has beams left. A candidate ending in `<eos>` is
     finished and its beam retired (the beam shrinks, as in Bahdanau et al.'s search), so beam
-    size 1 is exactly greedy search. After `max_length` words the live beams end as they are.
+    size 1 is exactly greedy search. After `max_length` words the live beams end as they are;
+    before `min_length` words `<eos>` cannot be chosen.
     """
     if not 1 <= n_best <= beam_size:
         raise ValueError(f"need 1 <= n_best <= beam_size, got n_best {n_best} and beam_size {beam_size}")
@@ -53,9 +54,11 @@ def beam_search(decoder, inputs, bos, eos, max_length, beam_size=5, alpha=0.6, n
     beams = [Hypothesis([], 0.0, 0.0) if k == 0 else dead for _ in range(sentences) for k in range(beam_size)]
     finished = [[] for _ in range(sentences)]
 
-    for _ in range(max_length):
+    for length in range(max_length):
         words = np.asarray([beam.words[-1] if beam.words else bos for beam in beams], np.int32)
         logits, states, weights = decoder.step(words, memory, mask, states)
+        if length < min_length:
+            logits[:, eos] = -np.inf
         candidates = np.asarray([beam.log_probability for beam in beams])[:, None] + log_softmax(logits)
         vocabulary = candidates.shape[1]
         per_sentence = candidates.reshape(sentences, beam_size * vocabulary)

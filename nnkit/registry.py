@@ -9,6 +9,7 @@ TASKS = {
     "xo": ("nnkit.apps.xo", "X, O or empty tic-tac-toe cells (CNN), and convolution teaching tools."),
     "slots": ("nnkit.apps.slots", "Slot filling and intent detection (ATIS) with recurrent networks."),
     "translate": ("nnkit.apps.translate", "Machine translation (Multi30k) with an attention encoder-decoder and beam search."),
+    "caption": ("nnkit.apps.caption", "Image captioning (Flickr8k) with a CNN encoder and an attention RNN decoder."),
     "lm": ("nnkit.apps.lm", "Word-level language modeling and text generation (Penn Treebank) with RNNs."),
 }
 

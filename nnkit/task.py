@@ -40,6 +40,17 @@ class Task:
         """Return `Splits` for `config`; only the splits named are read."""
         raise NotImplementedError
 
+    def prepare(self, config, splits, work_dir, verbose):
+        """Work done once before the model is built, such as pretraining part of it, freezing
+        that part and caching its outputs in `splits`; returns the splits to train on.
+        `work_dir` is for what a killed run can reuse when it resumes; it goes when training ends."""
+        return splits
+
+    def finish(self, config, model, splits):
+        """The model to evaluate and save, made from the trained one (with the frozen part that
+        `prepare` cut off put back in front, say)."""
+        return model
+
     def build_model(self, config, info):
         """Return an uncompiled keras.Model that takes raw inputs (preprocessing inside)."""
         raise NotImplementedError

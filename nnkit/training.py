@@ -5,6 +5,7 @@ Output directory layout:
     model.keras, metadata.json   the finished model (written atomically at the end)
     checkpoints/best.keras       best epoch so far (atomic)
     backup/                      BackupAndRestore state (atomic); a killed run resumes from it
+    prepared/                    what `Task.prepare` made (a pretrained encoder); reused on resume
     training_log.csv, logs/      per-epoch metrics (CSV) and TensorBoard logs
 """
 
@@ -23,6 +24,8 @@ from nnkit.reproducibility import hardware, set_seed, versions
 from nnkit.saving import atomic_path, save_model, write_json
 
 BACKUP_DIR = "backup"
+PREPARED_DIR = "prepared"
+EPOCH_SECONDS = "epoch_seconds"
 TRAINING_LOG = "training_log.csv"
 OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
@@ -62,7 +65,8 @@ def make_optimizer(training, steps_per_epoch):
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Wall time of each epoch's training steps alone (validation excluded)."""
+    """Wall time of each epoch's training steps alone (validation excluded), also written into
+    the epoch's logs (`epoch_seconds`), so that a resumed run knows what its killed part took."""
 
     def __init__(self):
         super().__init__()
@@ -76,6 +80,8 @@ class EpochTimer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append((self._train_end or time.perf_counter()) - self._start)
+        if logs is not None:
+            logs[EPOCH_SECONDS] = self.seconds[-1]
 
 
 class BestCheckpoint(keras.callbacks.Callback):
@@ -165,6 +171,7 @@ def callbacks_for(task, output, training, timer, splits):
     monitor, mode = (task.monitor, task.monitor_mode) if splits.validation is not None else ("loss", "min")
     callbacks = [
         TaskMetrics(task, splits),
+        timer,
         # The epoch's CSV row is written before its backup: a kill between the two repeats the
         # row on resume (read_training_log keeps the last) rather than losing it.
         keras.callbacks.CSVLogger(str(output / TRAINING_LOG), append=True),
@@ -175,7 +182,6 @@ def callbacks_for(task, output, training, timer, splits):
         ),
         keras.callbacks.TensorBoard(str(output / "logs")),
         keras.callbacks.TerminateOnNaN(),
-        timer,
     ]
     if training["schedule"] == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
@@ -197,6 +203,11 @@ def train(task, config, output, data_dir=None, verbose="auto"):
     resumed = _is_resuming(output, config)
     set_seed(config["seed"])
     splits = task.load_data(config, data_dir)
+    if not resumed:
+        shutil.rmtree(output / PREPARED_DIR, ignore_errors=True)
+    preparing = time.perf_counter()
+    splits = task.prepare(config, splits, output / PREPARED_DIR, verbose)
+    preparation_time = time.perf_counter() - preparing
     train_samples = count_examples(splits.train[0])
     if train_samples == 0:
         raise UsageError("no training examples (check data.train_limit and the data directory)")
@@ -209,6 +220,8 @@ def train(task, config, output, data_dir=None, verbose="auto"):
     else:  # only now, with data and model ready, is there a run worth resuming
         _start_afresh(output, config)
     timer = EpochTimer()
+    # A resumed run also counts the epochs its killed part trained.
+    earlier_seconds = sum(read_training_log(output).get(EPOCH_SECONDS, [])) if resumed else 0.0
     started = time.perf_counter()
     history = model.fit(
         **task.fit_arguments(splits, training["batch_size"], config["seed"]),
@@ -216,7 +229,7 @@ def train(task, config, output, data_dir=None, verbose="auto"):
         callbacks=callbacks_for(task, output, training, timer, splits),
         verbose=verbose,
     )
-    wall_time = time.perf_counter() - started
+    wall_time = time.perf_counter() - started + earlier_seconds
     losses = history.history.get("loss", [])
     if losses and not math.isfinite(losses[-1]):  # TerminateOnNaN stopped the run
         shutil.rmtree(output / BACKUP_DIR, ignore_errors=True)  # a diverged run is not worth resuming
@@ -224,25 +237,30 @@ def train(task, config, output, data_dir=None, verbose="auto"):
             "training diverged (the loss became NaN or infinite); lower training.learning_rate "
             "or set training.clipnorm"
         )
+    model = task.finish(config, model, splits)
     metrics = task.evaluate(model, splits.test, splits.info)
+    history = read_training_log(output)
+    epoch_seconds = history.pop(EPOCH_SECONDS, timer.seconds)  # timings, not a metric to plot
     metadata = {
         "task": task.name,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": config,
         "data": splits.info,
         "metrics": {"test": metrics},
-        "history": read_training_log(output),
+        "history": history,
         "training": {
             "resumed": resumed,
             "wall_time_s": round(wall_time, 2),
+            "preparation_time_s": round(preparation_time, 2),  # Task.prepare: pretraining, say
             "train_samples": train_samples,
-            "epoch_train_seconds": [round(seconds, 3) for seconds in timer.seconds],
+            "epoch_train_seconds": [round(seconds, 3) for seconds in epoch_seconds],
         },
         "versions": versions(),
         "hardware": hardware(),
     }
     save_model(model, output, metadata)
-    shutil.rmtree(output / BACKUP_DIR, ignore_errors=True)  # finished: nothing left to resume
+    for finished in (BACKUP_DIR, PREPARED_DIR):  # nothing left to resume
+        shutil.rmtree(output / finished, ignore_errors=True)
     return metadata
 
 

@@ -2,7 +2,8 @@
 
 Words are split with the Moses tokenizer of each language (sacremoses: punctuation, clitics,
 numbers), keeping case, and joined again with its detokenizer, so that BLEU is computed on
-ordinary text against the raw references. Ids 0-3 are `<pad>`, `<unk>`, `<bos>`, `<eos>`.
+ordinary text against the raw references. Ids 0-3 are `<pad>`, `<unk>`, `<bos>`, `<eos>`
+(captioning calls the last two `<start>` and `<end>`, and shares the vocabulary code).
 """
 
 from functools import lru_cache
@@ -31,17 +32,17 @@ def detokenize(tokens, language):
     return _moses(language)[1].detokenize(tokens)
 
 
-def build_vocabulary(sentences, min_count, max_size):
+def build_vocabulary(sentences, min_count, max_size, specials=SPECIALS):
     """The specials, then the tokens seen at least `min_count` times, most frequent first."""
-    words = [word for word in Vocabulary.build(sentences, min_count).symbols[2:] if word not in SPECIALS]
-    return [*SPECIALS, *words[: max(0, max_size - len(SPECIALS))]]
+    words = [word for word in Vocabulary.build(sentences, min_count).symbols[2:] if word not in specials]
+    return [*specials, *words[: max(0, max_size - len(specials))]]
 
 
 def encode(sentences, vocabulary, add_bos=False, add_eos=False):
-    """Token lists -> 0-padded id array; unknown tokens get `<unk>`'s id."""
+    """Token lists -> 0-padded id array; unknown tokens get `<unk>`'s id (1), and ids 2 and 3
+    (`<bos>`, `<eos>`) begin and end a sentence when asked."""
     index = {word: position for position, word in enumerate(vocabulary)}
-    rows = [[index[BOS]] * add_bos + [index.get(word, 1) for word in sentence] + [index[EOS]] * add_eos
-            for sentence in sentences]
+    rows = [[2] * add_bos + [index.get(word, 1) for word in sentence] + [3] * add_eos for sentence in sentences]
     array = np.zeros((len(rows), max((len(row) for row in rows), default=1) or 1), np.int32)
     for number, row in enumerate(rows):
         array[number, : len(row)] = row

@@ -55,3 +55,18 @@ class PaddedBatches(keras.utils.PyDataset):
     def on_epoch_end(self):
         if self.shuffle:
             self._arrange(self.rng.permutation(len(self.lengths)))
+
+
+class LookupBatches(PaddedBatches):
+    """PaddedBatches where each example also gets a row of a shared `table`: input `index_name`
+    holds the row numbers and is replaced by input `name` with the rows. Captioning stores a
+    photo's cached encoder grid once and looks it up for each of its five captions."""
+
+    def __init__(self, table, index_name, name, inputs, targets, lengths, batch_size, shuffle=False, seed=0):
+        self.table, self.index_name, self.name = table, index_name, name
+        super().__init__(inputs, targets, lengths, batch_size, shuffle=shuffle, seed=seed)
+
+    def __getitem__(self, index):
+        inputs, targets = super().__getitem__(index)
+        rows = inputs.pop(self.index_name)
+        return {**inputs, self.name: self.table[rows]}, targets

@@ -5,6 +5,7 @@ the box placed in a 28x28 frame so that its centre of mass sits in the middle. A
 scan or photo is brought to the same form: any mode, any size, either polarity.
 """
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,25 +31,33 @@ def expand_image_paths(paths):
     return expanded
 
 
-def read_grayscale(path):
-    """Decode an image file into a float32 array of luminance in 0..255, shape (height, width)."""
+@contextmanager
+def decoded_image(source, label=None):
+    """Open and decode an image (a path or a binary file object) with Pillow, EXIF rotation
+    applied; every way that can fail becomes a one-line NnkitError naming `label`."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    label = label or str(source)
     try:
-        with Image.open(path) as image:
+        with Image.open(source) as image:
             image.load()  # decode now, so a truncated file fails here
-            image = ImageOps.exif_transpose(image)
-            return luminance(image)
+            yield ImageOps.exif_transpose(image)
     except FileNotFoundError:
-        raise NnkitError(f"no such file: '{path}'")
+        raise NnkitError(f"no such file: '{label}'")
     except IsADirectoryError:
-        raise NnkitError(f"'{path}' is a directory, not an image")
+        raise NnkitError(f"'{label}' is a directory, not an image")
     except UnidentifiedImageError:
-        raise NnkitError(f"'{path}' is not an image file Pillow can read")
+        raise NnkitError(f"'{label}' is not an image file Pillow can read")
     except Image.DecompressionBombError:
-        raise NnkitError(f"'{path}' is too large to decode safely")
+        raise NnkitError(f"'{label}' is too large to decode safely")
     except (OSError, SyntaxError, ValueError) as error:
-        raise NnkitError(f"'{path}' is a corrupt or truncated image ({error})")
+        raise NnkitError(f"'{label}' is a corrupt or truncated image ({error})")
+
+
+def read_grayscale(path):
+    """Decode an image file into a float32 array of luminance in 0..255, shape (height, width)."""
+    with decoded_image(path) as image:
+        return luminance(image)
 
 
 def luminance(image):

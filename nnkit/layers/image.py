@@ -33,3 +33,38 @@ class ContrastNormalization(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "minimum_contrast": self.minimum_contrast}
+
+
+# Per-channel statistics the ImageNet networks of keras.applications were trained with.
+_CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+_TORCH_MEAN, _TORCH_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+@keras.saving.register_keras_serializable(package="nnkit")
+class ImageNetPreprocessing(keras.layers.Layer):
+    """RGB pixels 0..255 -> the input a keras.applications network expects, as a layer, so
+    that the saved model carries it: "caffe" (BGR, mean subtracted: VGG, ResNet), "tf" (-1..1:
+    MobileNet, Inception, Xception, ResNetV2), "torch" (0..1, standardised: DenseNet), or "none"
+    (the network does its own: EfficientNet, ConvNeXt, MobileNetV3)."""
+
+    MODES = ("caffe", "tf", "torch", "none")
+
+    def __init__(self, mode="none", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {', '.join(self.MODES)}, got '{mode}'")
+        self.mode = mode
+
+    def call(self, images):
+        images = ops.cast(images, self.compute_dtype)
+        if self.mode == "caffe":
+            return images[..., ::-1] - ops.convert_to_tensor(_CAFFE_BGR_MEAN, self.compute_dtype)
+        if self.mode == "tf":
+            return images / 127.5 - 1.0
+        if self.mode == "torch":
+            mean = ops.convert_to_tensor(_TORCH_MEAN, self.compute_dtype)
+            return (images / 255.0 - mean) / ops.convert_to_tensor(_TORCH_STD, self.compute_dtype)
+        return images
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}

@@ -1,0 +1,243 @@
+"""The captioning app: photo reading, caption text, BLEU, encoders, the attention decoder, and
+train -> evaluate -> predict -> reload on a tiny Flickr8k-layout dataset."""
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import data_dir, run_nnkit
+from nnkit.caption_text import caption_words, corpus_bleu
+from nnkit.data.flickr8k import ImageStore, load_photos, read_captions, read_split
+from nnkit.data.photos import read_photo
+from nnkit.errors import NnkitError, UsageError
+
+# Two kinds of photo a tiny model can tell apart: red ones and blue ones.
+COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220)}
+CAPTIONS = {"red": ["A red square.", "a red block", "red square"], "blue": ["A blue square.", "a blue block", "blue square"]}
+TINY_CAPTION = ["--epochs", "25", "--batch-size", "16", "--image-size", "32", "--set", "model.units=32",
+                "--set", "model.embedding_dim=16", "--set", "model.encoder_width=4", "--set", "model.dropout=0.0",
+                "--set", "data.min_count=1", "--set", "training.learning_rate=0.01", "--set", "pretraining.epochs=2",
+                "--set", "pretraining.min_photos=1", "--set", "decoding.beam_size=2"]
+
+
+def photo(colour, size=40, mode="RGB"):
+    noise = np.random.default_rng(len(colour)).integers(0, 20, (size, size, 3))
+    return Image.fromarray(np.clip(np.asarray(COLOURS[colour]) + noise, 0, 255).astype(np.uint8)).convert(mode)
+
+
+def jpeg_bytes(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def flickr_layout(tmp_path_factory):
+    """A dataset in Flickr8k's layout: captions and split files loose, photos in a zip with one
+    corrupt entry, and a captioned photo that does not exist."""
+    root = tmp_path_factory.mktemp("data")
+    folder = root / "flickr8k"
+    folder.mkdir()
+    names = {split: [f"{split}{i}_{colour}.jpg" for i in range(count) for colour in COLOURS]
+             for split, count in (("train", 12), ("dev", 2), ("test", 2))}
+    names["train"] += ["missing_red.jpg", "corrupt_red.jpg"]
+    lines = [f"{name}#{k}\t{caption}" for split in names.values() for name in split
+             for k, caption in enumerate(CAPTIONS[name.split("_")[1][:-4]])]
+    (folder / "Flickr8k.token.txt").write_text("\n".join(lines) + "\n")
+    for split, file_split in (("train", "train"), ("dev", "dev"), ("test", "test")):
+        (folder / f"Flickr_8k.{file_split}Images.txt").write_text("\n".join(names[split]) + "\n")
+    with zipfile.ZipFile(folder / "flickr8k_images_128.zip", "w") as archive:
+        for split in names.values():
+            for name in split:
+                if name == "corrupt_red.jpg":
+                    archive.writestr(f"flickr8k_images_128/{name}", b"\xff\xd8 not really a jpeg")
+                elif name != "missing_red.jpg":
+                    archive.writestr(f"flickr8k_images_128/{name}", jpeg_bytes(photo(name.split("_")[1][:-4])))
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained_captioner(tmp_path_factory, flickr_layout):
+    output = tmp_path_factory.mktemp("caption-model")
+    done = run_nnkit("caption", "train", "--quiet", "--data", flickr_layout, "--output", output, *TINY_CAPTION,
+                     check=True)
+    return output, done
+
+
+def test_caption_words_lower_case_without_punctuation():
+    assert caption_words("A dog, running on the BEACH.") == ["a", "dog", "running", "on", "the", "beach"]
+    assert caption_words("A man's red t-shirt; 2 dogs!") == ["a", "man's", "red", "t-shirt", "2", "dogs"]
+    assert caption_words(" ... ") == []
+
+
+def test_bleu_against_hand_computed_values():
+    references = [[["a", "dog", "runs"], ["the", "dog", "runs", "fast"]], [["a", "cat", "sits"]]]
+    perfect = corpus_bleu([["the", "dog", "runs", "fast"], ["a", "cat", "sits"]], references)
+    assert perfect == {"bleu_1": 1.0, "bleu_2": 1.0, "bleu_3": 1.0, "bleu_4": 1.0}
+    # 'a dog' / 'a cat': 4 of 4 unigrams match; hypothesis length 4, closest reference lengths 3 + 3 = 6
+    # (a tie between 3 and 4 words goes to the shorter),
+    # so the brevity penalty is exp(1 - 6/4); bigrams: 2 of 2.
+    scores = corpus_bleu([["a", "dog"], ["a", "cat"]], references, orders=(1, 2))
+    assert scores["bleu_1"] == pytest.approx(np.exp(1 - 6 / 4), abs=1e-4)
+    assert scores["bleu_2"] == pytest.approx(np.exp(1 - 6 / 4), abs=1e-4)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "CMYK", "P", "I;16"])
+def test_any_photo_mode_reads_as_rgb_of_the_asked_size(tmp_path, mode):
+    path = tmp_path / "photo.png" if mode != "CMYK" else tmp_path / "photo.jpg"
+    photo("red", size=50).convert(mode).save(path)
+    array = read_photo(path, 24)
+    assert array.shape == (24, 24, 3) and array.dtype == np.uint8
+
+
+def test_transparent_pixels_read_as_white(tmp_path):
+    Image.new("RGBA", (20, 20), (0, 0, 0, 0)).save(tmp_path / "clear.png")
+    assert read_photo(tmp_path / "clear.png", 16).min() == 255
+
+
+def test_bad_photos_get_clear_errors(tmp_path, monkeypatch):
+    (tmp_path / "notes.txt").write_text("not an image")
+    with pytest.raises(NnkitError, match="not an image file"):
+        read_photo(tmp_path / "notes.txt", 32)
+    photo("red", size=8).save(tmp_path / "tiny.png")
+    with pytest.raises(NnkitError, match="too small"):
+        read_photo(tmp_path / "tiny.png", 32)
+    photo("red", size=300).save(tmp_path / "huge.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 90,000 pixels is then more than twice too many
+    with pytest.raises(NnkitError, match="too large"):
+        read_photo(tmp_path / "huge.png", 32)
+    with pytest.raises(NnkitError, match="no such file"):
+        read_photo(tmp_path / "absent.jpg", 32)
+
+
+def test_missing_and_corrupt_photos_are_skipped_and_counted(flickr_layout):
+    captions = read_captions(flickr_layout)
+    assert len(captions["missing_red.jpg"]) == 3
+    names = read_split(flickr_layout, "train")
+    photos, kept, skipped = load_photos(ImageStore(flickr_layout), names, 32)
+    assert skipped == {"missing": ["missing_red.jpg"], "unreadable": ["corrupt_red.jpg"]}
+    assert photos.shape == (24, 32, 32, 3) and len(kept) == 24
+
+
+def test_malformed_captions_file_names_the_line(tmp_path):
+    (tmp_path / "Flickr8k.token.txt").write_text("a.jpg#0\tA dog.\nb.jpg a caption without a tab\n")
+    with pytest.raises(NnkitError, match="line 2"):
+        read_captions(tmp_path)
+
+
+@pytest.mark.parametrize("encoder, grid", [("small-cnn", (16, 64)), ("resnet", (16, 64)),
+                                           ("keras-app:MobileNetV2", (4, 1280))])
+def test_encoder_grid_shapes(encoder, grid):
+    from nnkit.models.captioning import build_image_encoder
+
+    model = build_image_encoder({"encoder": encoder, "encoder_width": 8}, 64, weights=None)
+    assert tuple(model.output.shape[1:]) == grid
+    assert model(np.zeros((2, 64, 64, 3), np.uint8)).shape == (2, *grid)
+
+
+@pytest.mark.parametrize("encoder", ["inception", "keras-app:NoSuchNet", "keras-app:decode_predictions"])
+def test_unknown_encoders_are_refused(encoder):
+    from nnkit.models.captioning import build_image_encoder
+
+    with pytest.raises(UsageError, match="unknown encoder"):
+        build_image_encoder({"encoder": encoder, "encoder_width": 8}, 64)
+
+
+def test_imagenet_preprocessing_modes():
+    from nnkit.layers import ImageNetPreprocessing
+
+    pixels = np.array([[[[255.0, 0.0, 127.5]]]], np.float32)
+    np.testing.assert_allclose(ImageNetPreprocessing("tf")(pixels), [[[[1.0, -1.0, 0.0]]]], atol=1e-6)
+    np.testing.assert_allclose(ImageNetPreprocessing("caffe")(pixels), [[[[127.5 - 103.939, -116.779, 255 - 123.68]]]],
+                               atol=1e-4)
+
+
+def test_decoder_attends_over_every_grid_cell_and_never_writes_specials():
+    import keras
+
+    from nnkit.models.captioning import CaptionDecoder, build_caption_trainer, build_captioner, build_image_encoder
+
+    keras.utils.set_random_seed(0)
+    config = {"encoder": "small-cnn", "encoder_width": 4, "architecture": "lstm", "attention": "bahdanau",
+              "layers": 1, "units": 16, "embedding_dim": 8, "dropout": 0.0}
+    encoder = build_image_encoder(config, 32)
+    trainer = build_caption_trainer(config, encoder.output.shape[1:], 12)
+    decoder = CaptionDecoder(build_captioner(trainer, encoder, config), config)
+    memory, mask, states = decoder.encode(np.zeros((3, 32, 32, 3), np.uint8))
+    assert memory.shape == (3, 4, 16) and mask.all() and len(states) == 2
+    logits, _, weights = decoder.step(np.full(3, 2, np.int32), memory, mask, states)
+    assert weights.shape == (3, 4)
+    np.testing.assert_allclose(weights.sum(axis=-1), 1.0, rtol=1e-5)
+    assert (logits.argmax(axis=-1) >= 3).all() and logits[:, :3].max() < -1e8
+
+
+def test_train_evaluate_predict_and_reload(trained_captioner, flickr_layout, tmp_path):
+    output, training = trained_captioner
+    assert "1 missing, 1 unreadable" in training.stderr  # the bad training photos, counted
+    metadata = json.loads((output / "metadata.json").read_text())
+    assert metadata["data"]["encoder_pretraining"]["concepts"] >= 4
+    assert not (output / "prepared").exists()  # the pretrained encoder lives inside model.keras
+
+    evaluated = run_nnkit("caption", "evaluate", "--model-path", output, "--data", flickr_layout, "--beam-size", "1",
+                          "--json", check=True)
+    metrics = json.loads(evaluated.stdout)
+    assert metrics["photos"] == 4 and metrics["references"] == 3 and metrics["beam_size"] == 1
+    assert metrics["bleu_1"] >= 0.6  # "a red square" for red photos is learnable in 25 tiny epochs
+
+    photo("blue", size=100, mode="CMYK").save(tmp_path / "blue.jpg")  # any size, any mode
+    photo("red", size=64, mode="RGBA").save(tmp_path / "red.png")
+    predicted = run_nnkit("caption", "predict", tmp_path / "red.png", tmp_path / "blue.jpg", "--model-path", output,
+                          "--attention-plot", tmp_path / "where.png", "--json", check=True)
+    results = json.loads(predicted.stdout)
+    assert "red" in results[0]["captions"][0]["words"] and "blue" in results[1]["captions"][0]["words"]
+    attention = np.asarray(results[0]["captions"][0]["attention"])
+    np.testing.assert_allclose(attention.sum(axis=-1), 1.0, atol=1e-3)
+    assert (tmp_path / "where.png").stat().st_size > 1000
+
+    again = run_nnkit("caption", "predict", tmp_path / "red.png", "--model-path", output / "model.keras", check=True)
+    assert again.stdout.strip() == f"{tmp_path / 'red.png'}: {results[0]['captions'][0]['text']}"
+
+
+def test_predict_bad_inputs_exit_cleanly(trained_captioner, tmp_path):
+    output, _ = trained_captioner
+    (tmp_path / "notes.txt").write_text("hello")
+    photo("red").save(tmp_path / "red.png")
+    for arguments, message in [([tmp_path / "notes.txt"], "not an image file"),
+                               ([tmp_path / "absent.jpg"], "no such file"),
+                               ([tmp_path / "red.png", "--n-best", "3", "--beam-size", "2"], "needs at least as many beams")]:
+        done = run_nnkit("caption", "predict", *arguments, "--model-path", output)
+        assert done.returncode != 0 and "Traceback" not in done.stderr and message in done.stderr
+    done = run_nnkit("translate", "predict", "Hallo", "--model-path", output)
+    assert done.returncode == 2 and "task 'caption'" in done.stderr
+
+
+def test_unknown_encoder_on_the_command_line(flickr_layout, tmp_path):
+    done = run_nnkit("caption", "train", "--data", flickr_layout, "--encoder", "vgg99", "--output", tmp_path / "m")
+    assert done.returncode == 2 and "unknown encoder 'vgg99'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_real_flickr8k_slice_reads():
+    root = data_dir()
+    if not (root / "flickr8k" / "Flickr8k_text.zip").is_file():
+        pytest.skip(f"Flickr8k not found under {root} (set NNKIT_DATA_DIR)")
+    test = read_split(root, "test")
+    assert len(test) == 1000 and len(read_split(root, "train")) == 6000
+    photos, kept, skipped = load_photos(ImageStore(root), test[:5], 128)
+    assert photos.shape == (5, 128, 128, 3) and not any(skipped.values())
+    assert all(len(read_captions(root)[name]) == 5 for name in kept)
+
+
+def test_python_api_takes_files_arrays_and_pil_images(trained_captioner, tmp_path):
+    import nnkit
+
+    output, _ = trained_captioner
+    photo("red").save(tmp_path / "red.png")
+    captioner = nnkit.load(output)
+    results = captioner.predict([tmp_path / "red.png", np.asarray(photo("red", size=70)), photo("red", mode="P")],
+                                beam_size=1)
+    assert results[0]["input"] == tmp_path / "red.png" and results[1]["input"] is None
+    assert len({result["caption"] for result in results}) == 1  # the same photo, however it came
