@@ -131,6 +131,11 @@ class CaptionTask(Task):
         splits.info.update(feature_shape=list(features["train"].shape[1:]), encoder_pretraining=summary)
         return splits
 
+    def preparation_config(self, config):
+        model = config["model"]
+        return {"seed": config["seed"], "data": config["data"], "pretraining": config["pretraining"],
+                "encoder": model["encoder"], "encoder_width": model["encoder_width"]}
+
     def fit_arguments(self, splits, batch_size, seed):
         from nnkit.data.batching import LookupBatches
 

@@ -7,7 +7,11 @@ and captioning speed.
 
 Targets (issue 7), offline default: BLEU-4 >= 0.15 and BLEU-1 >= 0.55.
 Results: benchmarks/results/caption.{json,md}; the README table is updated from them. Each
---name (default "default") is one row; other rows already in the results are kept.
+--name is one row (and the output folder under --work); other rows already there are kept.
+The rows in the README: the default (`--name small-cnn-96`, no flags) and its first version,
+`--name small-cnn-128 -- --image-size 128 --epochs 20 --set pretraining.epochs=15
+--set pretraining.learning_rate=0.002 --set pretraining.dropout=0.3
+--set pretraining.early_stopping_patience=3`.
 """
 
 import argparse
@@ -49,7 +53,7 @@ def train(name, flags, work, reuse=False):
     if not (reuse and (output / "metadata.json").is_file()):
         run([*NNKIT, "caption", "train", "--quiet", "--output", str(output), *flags])
     metadata = json.loads((output / "metadata.json").read_text())
-    result = {"flags": flags, "model": metadata["config"]["model"],
+    result = {"flags": flags, "model": metadata["config"]["model"], "image_size": metadata["config"]["data"]["image_size"],
               "encoder_pretraining": metadata["data"].get("encoder_pretraining"),
               # Encoder pretraining and feature caching, then the decoder's epochs.
               "training_time_s": metadata["training"]["wall_time_s"] + metadata["training"]["preparation_time_s"],
@@ -66,7 +70,7 @@ def train(name, flags, work, reuse=False):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", default=str(ROOT / "benchmarks" / "work" / "caption"))
-    parser.add_argument("--name", default="default", help="row name; the output folder under --work")
+    parser.add_argument("--name", default="small-cnn-96", help="row name; the output folder under --work")
     parser.add_argument("--reuse", action="store_true", help="score the model already in --work/NAME, if any")
     parser.add_argument("flags", nargs="*", help="extra nnkit caption train flags (after --)")
     args = parser.parse_args()
@@ -81,7 +85,8 @@ def write_table(runs):
     for name, r in runs.items():
         model = r["model"]
         pretraining = r["encoder_pretraining"]
-        encoder = model["encoder"] + (f" (concepts, {pretraining['epochs']} epochs)" if pretraining else "")
+        encoder = (f"{model['encoder']}, {r['image_size']} px"
+                   + (f", concepts {pretraining['epochs']} epochs" if pretraining else ""))
         for beam_size, b in r["beams"].items():
             rows.append([name, encoder, f"{model['architecture'].upper()} {model['units']}, {model['attention']}",
                          beam_size, f"{b['bleu_1']:.3f}", f"{b['bleu_2']:.3f}", f"{b['bleu_3']:.3f}",

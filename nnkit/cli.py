@@ -30,7 +30,7 @@ class TaskGroups(click.Group):
 @click.group(cls=TaskGroups, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nnkit")
 def cli():
-    """nnkit: ready deep-learning applications. Each task has train, evaluate, predict and info.
+    """nnkit: ready deep-learning applications. Each task has train, evaluate, predict, tune and info.
 
     Example: nnkit digits train && nnkit digits predict my_digit.png
     """

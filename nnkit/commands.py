@@ -1,4 +1,4 @@
-"""The commands every task has: train, evaluate, info. A task adds its own (predict, ...).
+"""The commands every task has: train, evaluate, tune, info. A task adds its own (predict, ...).
 
 Heavy modules are imported inside the command bodies, so `nnkit <task> --help` stays fast.
 """
@@ -34,44 +34,65 @@ def split_data_option(data):
     return None, data
 
 
+def config_options(task):
+    """The options that make a config, shared by train and tune: the usual flags, the task's
+    own flags, --config, --set and --data."""
+
+    def decorate(command):
+        for flag, (_, option) in reversed(list(task.train_flags.items())):
+            option = dict(option)
+            name = f"--{flag.replace('_', '-')}"
+            if "off" in option:  # an on/off pair such as --bidirectional/--unidirectional
+                name = f"{name}/--{option.pop('off')}"
+            command = click.option(name, flag, **option)(command)
+        for option in reversed([
+            click.option("--model", type=click.Choice(task.architectures), help="Architecture (model.architecture)."),
+            click.option("--epochs", type=click.IntRange(min=1), help="Number of epochs (training.epochs)."),
+            click.option("--batch-size", type=click.IntRange(min=1), help="Batch size (training.batch_size)."),
+            click.option("--seed", type=int, help="Seed for every random source."),
+            click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file of config overrides."),
+            click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                         help="Override one config key, e.g. --set training.learning_rate=0.001 (repeatable)."),
+            data_option(task),
+        ]):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def config_from_options(task, model, epochs, batch_size, seed, config_file, overrides, data, task_flags):
+    """(config, data directory) from what `config_options` collected."""
+    from nnkit.config import load_config
+
+    given = {"model": model, "epochs": epochs, "batch_size": batch_size, "seed": seed}
+    options = [_nested(FLAG_KEYS[flag], value) for flag, value in given.items() if value is not None]
+    # A repeatable flag gives a tuple, () when absent; config lists are lists.
+    options += [_nested(task.train_flags[flag][0], list(value) if isinstance(value, tuple) else value)
+                for flag, value in task_flags.items() if value not in (None, ())]
+    source, data_dir = split_data_option(data)
+    options += [source] if source else []
+    return load_config(task.name, config_file, overrides, options), data_dir
+
+
 def train_command(task):
     @click.command("train")
-    @click.option("--model", type=click.Choice(task.architectures), help="Architecture (model.architecture).")
-    @click.option("--epochs", type=click.IntRange(min=1), help="Number of epochs (training.epochs).")
-    @click.option("--batch-size", type=click.IntRange(min=1), help="Batch size (training.batch_size).")
-    @click.option("--seed", type=int, help="Seed for every random source.")
-    @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file of config overrides.")
-    @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-                  help="Override one config key, e.g. --set training.learning_rate=0.001 (repeatable).")
-    @data_option(task)
+    @config_options(task)
     @click.option("--output", default=f"saved_models/{task.name}", show_default=True,
                   help="Where the model, checkpoints and logs go; a killed run resumes from here.")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
     def train(model, epochs, batch_size, seed, config_file, overrides, data, output, quiet, **task_flags):
         """Train a model, evaluate it on the test split and save it."""
         import_keras_quietly()
-        from nnkit.config import load_config
         from nnkit.training import train as run_training
 
-        given = {"model": model, "epochs": epochs, "batch_size": batch_size, "seed": seed}
-        options = [_nested(FLAG_KEYS[flag], value) for flag, value in given.items() if value is not None]
-        # A repeatable flag gives a tuple, () when absent; config lists are lists.
-        options += [_nested(task.train_flags[flag][0], list(value) if isinstance(value, tuple) else value)
-                    for flag, value in task_flags.items() if value not in (None, ())]
-        source, data_dir = split_data_option(data)
-        options += [source] if source else []
-        config = load_config(task.name, config_file, overrides, options)
+        config, data_dir = config_from_options(task, model, epochs, batch_size, seed, config_file, overrides, data,
+                                               task_flags)
         metadata = run_training(task, config, output, data_dir=data_dir, verbose=0 if quiet else "auto")
         click.echo(task.format_report(metadata["metrics"]["test"]))
         click.echo(f"Saved model to {output}/model.keras "
                    f"({metadata['training']['wall_time_s']:.0f} s of training)")
 
-    for flag, (_, option) in task.train_flags.items():
-        option = dict(option)
-        name = f"--{flag.replace('_', '-')}"
-        if "off" in option:  # an on/off pair such as --bidirectional/--unidirectional
-            name = f"{name}/--{option.pop('off')}"
-        train = click.option(name, flag, **option)(train)
     return train
 
 
@@ -144,7 +165,10 @@ def info_command(task):
 
 
 def task_group(task, help_text):
+    from nnkit.tune_command import tune_command  # here: it builds on this module's options
+
     group = click.Group(name=task.name, help=help_text)
-    for command in (train_command(task), evaluate_command(task), *task.commands(), info_command(task)):
+    for command in (train_command(task), evaluate_command(task), *task.commands(), tune_command(task),
+                    info_command(task)):
         group.add_command(command)
     return group

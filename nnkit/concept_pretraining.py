@@ -58,6 +58,9 @@ def pretrain_encoder(encoder, settings, photos, captions, seed, verbose="auto"):
         photos["train"], concept_targets(captions["train"], concepts), batch_size=settings["batch_size"],
         epochs=settings["epochs"], verbose=verbose, shuffle=True,
         validation_data=(photos["valid"], concept_targets(captions["valid"], concepts)),
-        callbacks=[keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True)])
+        # The rate is high for most of a cosine schedule and the validation loss noisy there:
+        # stop only after a long stall, and keep the best epoch's weights.
+        callbacks=[keras.callbacks.EarlyStopping(patience=settings["early_stopping_patience"],
+                                                 restore_best_weights=True)])
     return {"concepts": len(concepts), "epochs": len(history.history["loss"]),
             "best_val_loss": round(float(min(history.history["val_loss"])), 5)}

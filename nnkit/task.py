@@ -46,6 +46,11 @@ class Task:
         `work_dir` is for what a killed run can reuse when it resumes; it goes when training ends."""
         return splits
 
+    def preparation_config(self, config):
+        """The part of `config` that `prepare` depends on: tuning trials that agree on it share
+        one prepared work dir."""
+        return config
+
     def finish(self, config, model, splits):
         """The model to evaluate and save, made from the trained one (with the frozen part that
         `prepare` cut off put back in front, say)."""

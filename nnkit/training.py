@@ -166,40 +166,76 @@ def _start_afresh(output, config):
     write_json(config, output / BACKUP_DIR / "config.json")
 
 
-def callbacks_for(task, output, training, timer, splits):
-    # Without validation data only the training loss is left to watch.
-    monitor, mode = (task.monitor, task.monitor_mode) if splits.validation is not None else ("loss", "min")
+def monitored_metric(task, splits):
+    """What early stopping and checkpoints watch; without validation data only the training loss."""
+    return (task.monitor, task.monitor_mode) if splits.validation is not None else ("loss", "min")
+
+
+def task_callbacks(task, splits):
+    """The callbacks that must run first in every epoch: state resets, and the task's own
+    validation metrics that the callbacks after them read."""
+    return ([ResetStates()] if task.stateful else []) + [TaskMetrics(task, splits)]
+
+
+def schedule_callbacks(training, monitor, mode):
+    """What steers training from the monitored metric: early stopping, the plateau schedule, and
+    stopping at a NaN loss. Training runs and tuning trials share them."""
     callbacks = [
-        TaskMetrics(task, splits),
+        keras.callbacks.EarlyStopping(
+            monitor=monitor, mode=mode, patience=training["early_stopping_patience"], restore_best_weights=True
+        ),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    if training["schedule"] == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor, mode=mode, factor=training["plateau_factor"], patience=training["plateau_patience"]))
+    return callbacks
+
+
+def callbacks_for(task, output, training, timer, splits):
+    monitor, mode = monitored_metric(task, splits)
+    return [
+        *task_callbacks(task, splits),
         timer,
         # The epoch's CSV row is written before its backup: a kill between the two repeats the
         # row on resume (read_training_log keeps the last) rather than losing it.
         keras.callbacks.CSVLogger(str(output / TRAINING_LOG), append=True),
         AtomicBackupAndRestore(str(output / BACKUP_DIR), delete_checkpoint=False),
         BestCheckpoint(output / "checkpoints" / "best.keras", monitor, mode),
-        keras.callbacks.EarlyStopping(
-            monitor=monitor, mode=mode, patience=training["early_stopping_patience"], restore_best_weights=True
-        ),
         keras.callbacks.TensorBoard(str(output / "logs")),
-        keras.callbacks.TerminateOnNaN(),
+        *schedule_callbacks(training, monitor, mode),
     ]
-    if training["schedule"] == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(
-            monitor=monitor, mode=mode, factor=training["plateau_factor"], patience=training["plateau_patience"]))
-    if task.stateful:
-        callbacks.insert(0, ResetStates())
-    return callbacks
 
 
-def train(task, config, output, data_dir=None, verbose="auto"):
-    """Train `task` with `config`, evaluate on the test split, save to `output`; returns metadata."""
-    output = Path(output)
-    training = config["training"]
+def check_training(training):
     for key in ("epochs", "batch_size"):
         if training[key] < 1:
             raise UsageError(f"training.{key} must be at least 1, got {training[key]}")
     if training["learning_rate"] <= 0:
         raise UsageError(f"training.learning_rate must be positive, got {training['learning_rate']}")
+
+
+def compile_model(task, config, model, splits):
+    """Compile `model` for training on `splits`; returns the number of training examples."""
+    train_samples = count_examples(splits.train[0])
+    if train_samples == 0:
+        raise UsageError("no training examples (check data.train_limit and the data directory)")
+    steps_per_epoch = -(-train_samples // config["training"]["batch_size"])
+    model.compile(optimizer=make_optimizer(config["training"], steps_per_epoch), **task.compile_options(config))
+    return train_samples
+
+
+def is_diverged(history):
+    losses = history.history.get("loss", [])
+    return bool(losses) and not math.isfinite(losses[-1])  # TerminateOnNaN stopped the run
+
+
+def train(task, config, output, data_dir=None, verbose="auto", note=None):
+    """Train `task` with `config`, evaluate on the test split, save to `output`; returns metadata.
+    `note` adds to the metadata's training record (how a tuned config was found, say)."""
+    output = Path(output)
+    training = config["training"]
+    check_training(training)
     resumed = _is_resuming(output, config)
     set_seed(config["seed"])
     splits = task.load_data(config, data_dir)
@@ -208,13 +244,9 @@ def train(task, config, output, data_dir=None, verbose="auto"):
     preparing = time.perf_counter()
     splits = task.prepare(config, splits, output / PREPARED_DIR, verbose)
     preparation_time = time.perf_counter() - preparing
-    train_samples = count_examples(splits.train[0])
-    if train_samples == 0:
-        raise UsageError("no training examples (check data.train_limit and the data directory)")
-    steps_per_epoch = -(-train_samples // training["batch_size"])
 
     model = task.build_model(config, splits.info)
-    model.compile(optimizer=make_optimizer(training, steps_per_epoch), **task.compile_options(config))
+    train_samples = compile_model(task, config, model, splits)
     if resumed:
         print(f"Resuming the interrupted run in '{output}' from its last completed epoch.")
     else:  # only now, with data and model ready, is there a run worth resuming
@@ -230,17 +262,33 @@ def train(task, config, output, data_dir=None, verbose="auto"):
         verbose=verbose,
     )
     wall_time = time.perf_counter() - started + earlier_seconds
-    losses = history.history.get("loss", [])
-    if losses and not math.isfinite(losses[-1]):  # TerminateOnNaN stopped the run
+    if is_diverged(history):
         shutil.rmtree(output / BACKUP_DIR, ignore_errors=True)  # a diverged run is not worth resuming
         raise NnkitError(
             "training diverged (the loss became NaN or infinite); lower training.learning_rate "
             "or set training.clipnorm"
         )
-    model = task.finish(config, model, splits)
-    metrics = task.evaluate(model, splits.test, splits.info)
     history = read_training_log(output)
     epoch_seconds = history.pop(EPOCH_SECONDS, timer.seconds)  # timings, not a metric to plot
+    record = {
+        "resumed": resumed,
+        "wall_time_s": round(wall_time, 2),
+        "preparation_time_s": round(preparation_time, 2),  # Task.prepare: pretraining, say
+        "train_samples": train_samples,
+        "epoch_train_seconds": [round(seconds, 3) for seconds in epoch_seconds],
+        **(note or {}),
+    }
+    metadata = evaluate_and_save(task, config, model, splits, output, history, record)
+    for finished in (BACKUP_DIR, PREPARED_DIR):  # nothing left to resume
+        shutil.rmtree(output / finished, ignore_errors=True)
+    return metadata
+
+
+def evaluate_and_save(task, config, model, splits, output, history, record):
+    """Score the trained `model` on the test split and save it with its metadata to `output`;
+    `record` says how it was trained."""
+    model = task.finish(config, model, splits)
+    metrics = task.evaluate(model, splits.test, splits.info)
     metadata = {
         "task": task.name,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -248,19 +296,11 @@ def train(task, config, output, data_dir=None, verbose="auto"):
         "data": splits.info,
         "metrics": {"test": metrics},
         "history": history,
-        "training": {
-            "resumed": resumed,
-            "wall_time_s": round(wall_time, 2),
-            "preparation_time_s": round(preparation_time, 2),  # Task.prepare: pretraining, say
-            "train_samples": train_samples,
-            "epoch_train_seconds": [round(seconds, 3) for seconds in epoch_seconds],
-        },
+        "training": record,
         "versions": versions(),
         "hardware": hardware(),
     }
-    save_model(model, output, metadata)
-    for finished in (BACKUP_DIR, PREPARED_DIR):  # nothing left to resume
-        shutil.rmtree(output / finished, ignore_errors=True)
+    save_model(model, Path(output), metadata)
     return metadata
 
 

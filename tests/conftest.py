@@ -10,6 +10,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "data" / "digits"
+# The environment a user's shell would pass, taken before any test imports TensorFlow or TFDS:
+# importing them sets variables (TF_CPP_MIN_LOG_LEVEL=1 among them) that a child process would
+# otherwise inherit, letting C++ warnings through that a user never sees.
+USER_ENVIRONMENT = dict(os.environ)
 
 # Small and fast everywhere: a narrow CNN, a slice of MNIST, one epoch.
 # A tiny run has a few dozen steps: batch norm's moving statistics would not settle, a cosine
@@ -37,7 +41,7 @@ def mnist_dir():
 
 def run_nnkit(*args, env=None, check=False, cwd=None):
     """Run the CLI in a fresh process, as a user would."""
-    environment = {**os.environ, "NNKIT_DATA_DIR": str(data_dir()), **(env or {})}
+    environment = {**USER_ENVIRONMENT, "NNKIT_DATA_DIR": str(data_dir()), **(env or {})}
     environment.pop("NNKIT_DEBUG", None)
     done = subprocess.run([sys.executable, "-m", "nnkit.cli", *map(str, args)],
                           capture_output=True, text=True, env=environment, cwd=cwd)
@@ -46,11 +50,38 @@ def run_nnkit(*args, env=None, check=False, cwd=None):
     return done
 
 
+def run_in_process(capsys, *args, check=False):
+    """The CLI in this test's own process, answered like `run_nnkit`: for refusals and for the
+    shared trained models, where a fresh interpreter per call would cost seconds each (the
+    fresh-process start-up itself is tested elsewhere). `capsys` may be None (session fixtures)."""
+    import contextlib
+    import io
+
+    from nnkit.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    if capsys is not None:
+        capsys.readouterr()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(arg) for arg in args])
+            code = 0
+        except SystemExit as exit:
+            code = exit.code or 0
+    done = subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+    if capsys is not None:  # click may also have written to the captured streams
+        captured = capsys.readouterr()
+        done.stdout, done.stderr = done.stdout + captured.out, done.stderr + captured.err
+    if check and code != 0:
+        raise AssertionError(f"nnkit {' '.join(map(str, args))} failed:\n{done.stderr}")
+    return done
+
+
 @pytest.fixture(scope="session")
 def trained_digits(tmp_path_factory, mnist_dir):
     """A tiny digits model trained once through the CLI, shared by the end-to-end tests."""
     output = tmp_path_factory.mktemp("digits-model")
-    run_nnkit("digits", "train", "--quiet", "--output", output, *TINY_TRAINING, check=True)
+    run_in_process(None, "digits", "train", "--quiet", "--output", output, *TINY_TRAINING, check=True)
     return output
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import data_dir, run_nnkit
+from conftest import data_dir, run_in_process, run_nnkit
 from nnkit.caption_text import caption_words, corpus_bleu
 from nnkit.data.flickr8k import ImageStore, load_photos, read_captions, read_split
 from nnkit.data.photos import read_photo
@@ -63,8 +63,8 @@ def flickr_layout(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained_captioner(tmp_path_factory, flickr_layout):
     output = tmp_path_factory.mktemp("caption-model")
-    done = run_nnkit("caption", "train", "--quiet", "--data", flickr_layout, "--output", output, *TINY_CAPTION,
-                     check=True)
+    done = run_in_process(None, "caption", "train", "--quiet", "--data", flickr_layout, "--output", output,
+                          *TINY_CAPTION, check=True)
     return output, done
 
 
@@ -202,21 +202,21 @@ def test_train_evaluate_predict_and_reload(trained_captioner, flickr_layout, tmp
     assert again.stdout.strip() == f"{tmp_path / 'red.png'}: {results[0]['captions'][0]['text']}"
 
 
-def test_predict_bad_inputs_exit_cleanly(trained_captioner, tmp_path):
+def test_predict_bad_inputs_exit_cleanly(trained_captioner, tmp_path, capsys):
     output, _ = trained_captioner
     (tmp_path / "notes.txt").write_text("hello")
     photo("red").save(tmp_path / "red.png")
     for arguments, message in [([tmp_path / "notes.txt"], "not an image file"),
                                ([tmp_path / "absent.jpg"], "no such file"),
                                ([tmp_path / "red.png", "--n-best", "3", "--beam-size", "2"], "needs at least as many beams")]:
-        done = run_nnkit("caption", "predict", *arguments, "--model-path", output)
+        done = run_in_process(capsys, "caption", "predict", *arguments, "--model-path", output)
         assert done.returncode != 0 and "Traceback" not in done.stderr and message in done.stderr
-    done = run_nnkit("translate", "predict", "Hallo", "--model-path", output)
+    done = run_in_process(capsys, "translate", "predict", "Hallo", "--model-path", output)
     assert done.returncode == 2 and "task 'caption'" in done.stderr
 
 
-def test_unknown_encoder_on_the_command_line(flickr_layout, tmp_path):
-    done = run_nnkit("caption", "train", "--data", flickr_layout, "--encoder", "vgg99", "--output", tmp_path / "m")
+def test_unknown_encoder_on_the_command_line(flickr_layout, tmp_path, capsys):
+    done = run_in_process(capsys, "caption", "train", "--data", flickr_layout, "--encoder", "vgg99", "--output", tmp_path / "m")
     assert done.returncode == 2 and "unknown encoder 'vgg99'" in done.stderr and "Traceback" not in done.stderr
 
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import SAMPLES, run_nnkit
+from conftest import SAMPLES, run_in_process, run_nnkit
 
 
 def test_help_lists_tasks_without_importing_tensorflow():
@@ -21,7 +21,7 @@ def test_help_lists_tasks_without_importing_tensorflow():
 def test_task_help_lists_its_commands():
     done = run_nnkit("digits", "--help")
     assert done.returncode == 0
-    for command in ("train", "evaluate", "predict", "info"):
+    for command in ("train", "evaluate", "predict", "tune", "info"):
         assert f"  {command} " in done.stdout
 
 
@@ -49,7 +49,7 @@ def test_usage_and_missing_files(args, code, text, tmp_path):
     assert_one_line_error(run_nnkit(*args, cwd=tmp_path), code, text)  # default outputs land in tmp_path
 
 
-def test_bad_images_and_wrong_task(tmp_path, trained_digits):
+def test_bad_images_and_wrong_task(tmp_path, trained_digits, capsys):
     (tmp_path / "text.png").write_text("hello")
     (tmp_path / "cut.png").write_bytes((SAMPLES / "seven.png").read_bytes()[:100])
     from PIL import Image
@@ -59,7 +59,8 @@ def test_bad_images_and_wrong_task(tmp_path, trained_digits):
     cases = [("text.png", "not an image file"), ("cut.png", "corrupt or truncated"),
              ("blank.png", "no digit found"), ("empty", "has no image files")]
     for name, text in cases:
-        assert_one_line_error(run_nnkit("digits", "predict", tmp_path / name, "--model-path", trained_digits), 1, text)
+        assert_one_line_error(run_in_process(capsys, "digits", "predict", tmp_path / name, "--model-path", trained_digits),
+                              1, text)
 
     from nnkit.saving import read_metadata, save_model
     import keras
@@ -67,5 +68,5 @@ def test_bad_images_and_wrong_task(tmp_path, trained_digits):
     inputs = keras.Input((2,))
     save_model(keras.Model(inputs, keras.layers.Dense(1)(inputs)), tmp_path / "lm", {"task": "lm"})
     assert read_metadata(tmp_path / "lm")["task"] == "lm"
-    assert_one_line_error(run_nnkit("digits", "predict", SAMPLES / "seven.png", "--model-path", tmp_path / "lm"),
+    assert_one_line_error(run_in_process(capsys, "digits", "predict", SAMPLES / "seven.png", "--model-path", tmp_path / "lm"),
                           2, "holds a model of task 'lm', not 'digits'")

@@ -97,3 +97,12 @@ def test_length_penalty_and_bad_arguments():
     assert length_normalised(-6.0, 7, 1.0) == pytest.approx(-3.0)  # ((5 + 7) / 6) = 2
     with pytest.raises(ValueError, match="n_best"):
         beam_search(MarkovDecoder(TRAP), [0], BOS, EOS, 3, beam_size=2, n_best=3)
+
+
+def test_min_length_keeps_eos_back():
+    # From <bos>, <eos> 0.7 and a 0.3; after a, <eos> 0.9: without a minimum the empty output wins.
+    eager = table({BOS: {EOS: 0.7, 3: 0.3}, 3: {EOS: 0.9, 3: 0.1}, EOS: {EOS: 1.0}})
+    assert beam_search(MarkovDecoder(eager), [0], BOS, EOS, 5, beam_size=2, alpha=0.0)[0][0].words == []
+    best = beam_search(MarkovDecoder(eager), [0], BOS, EOS, 5, beam_size=2, alpha=0.0, min_length=1)[0][0]
+    # The words left are renormalised: a has probability 1 once <eos> is barred.
+    assert best.words == [3] and best.log_probability == pytest.approx(np.log(0.9))

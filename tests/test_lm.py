@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import data_dir, run_nnkit
+from conftest import data_dir, run_in_process, run_nnkit
 from nnkit.data.corpus import EOS, bptt_windows, build_vocabulary, hold_out, read_lines, word_stream
 from nnkit.errors import UsageError
 
@@ -33,7 +33,7 @@ def corpus_file(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained_lm(tmp_path_factory, corpus_file):
     output = tmp_path_factory.mktemp("lm-model")
-    run_nnkit("lm", "train", "--quiet", "--text", corpus_file, "--output", output, *TINY_LM, check=True)
+    run_in_process(None, "lm", "train", "--quiet", "--text", corpus_file, "--output", output, *TINY_LM, check=True)
     return output
 
 
@@ -273,13 +273,13 @@ def test_a_corpus_without_line_breaks_trains(tmp_path):
     assert "test perplexity" in done.stdout
 
 
-def test_a_folder_with_split_files_and_a_model_of_another_task(tmp_path, trained_lm):
+def test_a_folder_with_split_files_and_a_model_of_another_task(tmp_path, trained_lm, capsys):
     for split, copies in (("train", 30), ("valid", 4), ("test", 4)):
         (tmp_path / f"{split}.txt").write_text("\n".join(SENTENCES * copies) + "\n")
     done = run_nnkit("lm", "train", "--quiet", "--data", tmp_path, "--output", tmp_path / "out", *TINY_LM,
                      "--epochs", "1")
     assert done.returncode == 0, done.stderr
-    wrong = run_nnkit("slots", "predict", "--model-path", trained_lm, "to denver")
+    wrong = run_in_process(capsys, "slots", "predict", "--model-path", trained_lm, "to denver")
     assert wrong.returncode == 2 and "task 'lm', not 'slots'" in wrong.stderr
 
 

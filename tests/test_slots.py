@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import data_dir, run_nnkit
+from conftest import data_dir, run_in_process, run_nnkit
 from nnkit.data.slot_files import read_split
 from nnkit.errors import UsageError
 from nnkit.slot_metrics import slot_metrics
@@ -81,26 +81,26 @@ def test_metrics_match_a_hand_checked_example():
 @pytest.fixture(scope="session")
 def trained_slots(tmp_path_factory, atis_dir):
     output = tmp_path_factory.mktemp("slots-model")
-    done = run_nnkit("slots", "train", "--quiet", "--output", output, "--model", "gru", "--bidirectional",
-                     *TINY_SLOTS, check=True)
+    done = run_in_process(None, "slots", "train", "--quiet", "--output", output, "--model", "gru", "--bidirectional",
+                          *TINY_SLOTS, check=True)
     assert "slot F1" in done.stdout and "intent accuracy" in done.stdout
     return output
 
 
-def test_evaluate_reports_spans_intent_sentences_and_per_slot(trained_slots):
+def test_evaluate_reports_spans_intent_sentences_and_per_slot(trained_slots, capsys):
     done = run_nnkit("slots", "evaluate", "--model-path", trained_slots, "--json", check=True)
     metrics = json.loads(done.stdout)
     assert metrics["sentences"] == 100  # the saved config's data.test_limit
     assert 0 <= metrics["slot_f1"] <= 1 and 0 <= metrics["intent_accuracy"] <= 1
     assert "fromloc.city_name" in metrics["per_slot"]
     curves = trained_slots / "curves.png"
-    text = run_nnkit("slots", "evaluate", "--model-path", trained_slots, "--learning-curves", curves, check=True).stdout
+    text = run_in_process(capsys, "slots", "evaluate", "--model-path", trained_slots, "--learning-curves", curves).stdout
     assert "never seen in training count as misses" in text and "support" in text
     assert curves.read_bytes().startswith(b"\x89PNG")
-    info = run_nnkit("slots", "info", "--model-path", trained_slots, check=True).stdout
+    info = run_in_process(capsys, "slots", "info", "--model-path", trained_slots).stdout
     assert "architecture: gru" in info and "slot_f1" in info
     # Image tasks' confusion matrix is not a slots option.
-    assert run_nnkit("slots", "evaluate", "--confusion-matrix", "x.png").returncode == 2
+    assert run_in_process(capsys, "slots", "evaluate", "--confusion-matrix", "x.png").returncode == 2
 
 
 def test_predict_tags_every_word_of_raw_text(trained_slots):
@@ -114,9 +114,9 @@ def test_predict_tags_every_word_of_raw_text(trained_slots):
     assert plain.startswith(f"intent: {result['intent']}")
 
 
-def test_predict_refuses_empty_and_punctuation_only_text(trained_slots):
+def test_predict_refuses_empty_and_punctuation_only_text(trained_slots, capsys):
     for text in ("", " ?!... "):
-        done = run_nnkit("slots", "predict", text, "--model-path", trained_slots)
+        done = run_in_process(capsys, "slots", "predict", text, "--model-path", trained_slots)
         assert done.returncode == 2 and "no words to tag" in done.stderr
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
@@ -135,13 +135,14 @@ def test_predictor_handles_long_and_unknown_input(trained_slots):
     assert together[0]["tags"] == predictor.predict("to denver")[0]["tags"]
 
 
-def test_train_and_evaluate_any_corpus_in_the_atis_layout(tmp_path):
+def test_train_and_evaluate_any_corpus_in_the_atis_layout(tmp_path, capsys):
     corpus = small_corpus(tmp_path / "corpus", test_tags="O B-toloc.airport_name")
     output = tmp_path / "model"
     run_nnkit("slots", "train", "--quiet", "--data", corpus, "--output", output, "--epochs", "1",
               "--encoding", "onehot", "--model", "elman", "--unidirectional", "--no-joint-intent",
               "--set", "model.units=8", check=True)
-    done = run_nnkit("slots", "evaluate", "--model-path", output, "--data", corpus, check=True)
+    done = run_in_process(capsys, "slots", "evaluate", "--model-path", output, "--data", corpus)
+    assert done.returncode == 0, done.stderr
     assert "1 gold tags never seen in training count as misses: B-toloc.airport_name" in done.stdout
     assert "1 gold intents never seen in training count as misses: atis_day_name" in done.stdout
 
@@ -190,6 +191,7 @@ def test_every_slot_filler_saves_reloads_and_predicts_alike(tmp_path, cell_type,
     np.testing.assert_allclose(alone["intent"][0], outputs["intent"][0], atol=1e-5)
 
 
+@pytest.mark.slow  # two trainings; tests/test_digits_e2e.py checks same seed, same metrics in the default run
 def test_same_seed_same_model(tmp_path):
     corpus = small_corpus(tmp_path / "corpus")
     outputs = []

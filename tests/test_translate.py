@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import data_dir, run_nnkit
+from conftest import data_dir, run_in_process, run_nnkit
 from nnkit.data.parallel import file_pairs, hold_out
 from nnkit.errors import UsageError
 
@@ -31,7 +31,8 @@ def pairs_file(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained_translator(tmp_path_factory, pairs_file):
     output = tmp_path_factory.mktemp("translate-model")
-    run_nnkit("translate", "train", "--quiet", "--pairs", pairs_file, "--output", output, *TINY_TRANSLATE, check=True)
+    run_in_process(None, "translate", "train", "--quiet", "--pairs", pairs_file, "--output", output, *TINY_TRANSLATE,
+                   check=True)
     return output
 
 
@@ -115,7 +116,7 @@ def test_beam_one_equals_greedy_and_n_best_is_ranked(trained_translator):
     assert three[0]["score"] >= greedy["score"] - 1e-9
 
 
-def test_predict_cli_plots_attention_and_handles_odd_input(trained_translator, tmp_path):
+def test_predict_cli_plots_attention_and_handles_odd_input(trained_translator, tmp_path, capsys):
     plot = tmp_path / "attention.png"
     done = run_nnkit("translate", "predict", "--model-path", trained_translator, "--json", "--attention-plot", plot,
                      "Ein Mann fährt Fahrrad.", "Ein 🚲 und Ωμέγα " + "Hund " * 30)
@@ -125,9 +126,9 @@ def test_predict_cli_plots_attention_and_handles_odd_input(trained_translator, t
     assert len(first["translations"][0]["attention"][0]) == len(first["source_tokens"])
     assert odd["longer_than_training"] and odd["source_tokens"][1] == "🚲"
     for sentence, message in (("  ", "nothing to translate"),):
-        refused = run_nnkit("translate", "predict", "--model-path", trained_translator, sentence)
+        refused = run_in_process(capsys, "translate", "predict", "--model-path", trained_translator, sentence)
         assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr
-    wrong = run_nnkit("translate", "predict", "--model-path", trained_translator, "--source", "en", "A man.")
+    wrong = run_in_process(capsys, "translate", "predict", "--model-path", trained_translator, "--source", "en", "A man.")
     assert wrong.returncode == 2 and "this model translates de to en, not en to en" in wrong.stderr
 
 

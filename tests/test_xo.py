@@ -11,7 +11,7 @@ from nnkit.convolution import convolve, plain_number, read_matrix
 from nnkit.data.xo_drawing import CLASSES, draw_cell, generate, image_rng
 from nnkit.errors import UsageError
 
-from conftest import run_nnkit
+from conftest import run_in_process, run_nnkit
 
 # Tiny and quick; as for digits, no batch norm, augmentation or cosine decay in so few steps.
 TINY_XO = ["--epochs", "3", "--batch-size", "32", "--set", "data.generated_train_per_class=200",
@@ -153,12 +153,12 @@ def test_generate_refuses_unknown_classes(tmp_path):
     assert not (tmp_path / "x").exists()  # refused before drawing anything
 
 
-def test_bad_folders(tmp_path):
+def test_bad_folders(tmp_path, capsys):
     (tmp_path / "data" / "x").mkdir(parents=True)
     (tmp_path / "data" / "o").mkdir()
     generate(tmp_path / "data", 2, seed=1, classes=["x"])
     for args, text in (([tmp_path / "nowhere"], "no such directory"),
                        ([tmp_path / "data"], "class folder"),  # o/ is empty
                        ([tmp_path / "data", "--classes", "x,o,none"], "no class folder 'none'")):
-        done = run_nnkit("xo", "train", "--data", *args, *TINY_XO)
+        done = run_in_process(capsys, "xo", "train", "--data", *args, *TINY_XO)
         assert done.returncode != 0 and text in done.stderr and len(done.stderr.strip().splitlines()) == 1
