@@ -103,17 +103,22 @@ def parse_override(text):
     return nested
 
 
+def read_config_file(config_file):
+    """A user's YAML config file (`--config`) as a mapping, search space included."""
+    try:
+        with open(config_file, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as error:
+        raise UsageError(f"cannot read config file '{config_file}': {error.strerror}")
+    return _read_yaml(text, config_file)
+
+
 def load_config(task_name, config_file=None, overrides=(), options=None):
     """Defaults, then `config_file`, then `options` (from CLI flags), then `--set` overrides."""
     defaults = task_defaults(task_name)
     config = {key: value for key, value in defaults.items() if key != SEARCH_SPACE_KEY}
     if config_file:
-        try:
-            with open(config_file, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as error:
-            raise UsageError(f"cannot read config file '{config_file}': {error.strerror}")
-        user = _read_yaml(text, config_file)
+        user = read_config_file(config_file)
         user.pop(SEARCH_SPACE_KEY, None)
         config = merge(config, user)
     for option in options or ():

@@ -24,7 +24,7 @@ drops a key with `--set search_space.model.width=null`, or starts from an empty 
 import copy
 from dataclasses import dataclass, field
 
-from nnkit.config import SEARCH_SPACE_KEY, _coerce, _read_yaml, parse_override, task_defaults
+from nnkit.config import SEARCH_SPACE_KEY, _coerce, parse_override, read_config_file, task_defaults
 from nnkit.errors import UsageError
 
 SPEC_KEYS = {"values", "min", "max", "step", "sampling", "when", "default"}
@@ -73,9 +73,7 @@ def load_search_space(task_name, config_file=None, overrides=()):
     """The defaults' search space, then the config file's, then `--set search_space.*`."""
     space = task_defaults(task_name).get(SEARCH_SPACE_KEY) or {}
     if config_file:
-        with open(config_file, encoding="utf-8") as handle:
-            user = _read_yaml(handle.read(), config_file)
-        space = merge_space(space, user.get(SEARCH_SPACE_KEY) or {})
+        space = merge_space(space, read_config_file(config_file).get(SEARCH_SPACE_KEY) or {})
     for text in overrides:  # `--set search_space=null` clears the space, to build one from nothing
         value = parse_override(text)[SEARCH_SPACE_KEY]
         space = {} if value is None else merge_space(space, value)

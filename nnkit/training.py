@@ -215,14 +215,17 @@ def check_training(training):
         raise UsageError(f"training.learning_rate must be positive, got {training['learning_rate']}")
 
 
-def compile_model(task, config, model, splits):
-    """Compile `model` for training on `splits`; returns the number of training examples."""
+def count_training_examples(splits):
     train_samples = count_examples(splits.train[0])
     if train_samples == 0:
         raise UsageError("no training examples (check data.train_limit and the data directory)")
+    return train_samples
+
+
+def compile_model(task, config, model, train_samples):
+    """Compile `model` for an epoch of `train_samples` examples (the schedule counts steps)."""
     steps_per_epoch = -(-train_samples // config["training"]["batch_size"])
     model.compile(optimizer=make_optimizer(config["training"], steps_per_epoch), **task.compile_options(config))
-    return train_samples
 
 
 def is_diverged(history):
@@ -244,9 +247,10 @@ def train(task, config, output, data_dir=None, verbose="auto", note=None):
     preparing = time.perf_counter()
     splits = task.prepare(config, splits, output / PREPARED_DIR, verbose)
     preparation_time = time.perf_counter() - preparing
+    train_samples = count_training_examples(splits)
 
     model = task.build_model(config, splits.info)
-    train_samples = compile_model(task, config, model, splits)
+    compile_model(task, config, model, train_samples)
     if resumed:
         print(f"Resuming the interrupted run in '{output}' from its last completed epoch.")
     else:  # only now, with data and model ready, is there a run worth resuming

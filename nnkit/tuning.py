@@ -34,9 +34,9 @@ from nnkit import search_space
 from nnkit.errors import NnkitError, UsageError
 from nnkit.reproducibility import set_seed
 from nnkit.saving import write_json
-from nnkit.training import (check_training, compile_model, evaluate_and_save, is_diverged, monitored_metric,
+from nnkit.training import (check_training, compile_model, count_training_examples, evaluate_and_save, is_diverged, monitored_metric,
                             schedule_callbacks, task_callbacks, train)
-from nnkit.tuning_reports import TRIAL_TIME_FILE, trial_line, trial_rows, write_reports
+from nnkit.tuning_reports import TRIAL_TIME_FILE, failure_reason, trial_line, trial_rows, write_reports
 
 SEARCH_FILE = "search.json"
 DEFAULT_MAX_TRIALS = 10
@@ -118,8 +118,9 @@ class TaskHyperModel(keras_tuner.HyperModel):
         self.execution += 1
         set_seed(config["seed"] + self.execution)
         splits = self.splits_for(config)
+        train_samples = count_training_examples(splits)
         model = self.task.build_model(config, splits.info)
-        compile_model(self.task, config, model, splits)
+        compile_model(self.task, config, model, train_samples)
         return model
 
     @_failing_as_trial
@@ -311,12 +312,11 @@ def tune(task, config, space, directory, output, tuner="random", max_trials=None
     except RuntimeError as error:
         if "consecutive failures" not in str(error):
             raise
-        lines = [line for line in str(error).splitlines() if line.strip()]
-        last = lines[-1].split("FailedTrialError: ", 1)[-1].strip()
+        first = str(error).strip().splitlines()[0]
         if role != "worker":
             write_reports(directory, trial_rows(searcher.oracle, dimensions, directory), objective, dimensions)
-        raise NnkitError(f"the search stopped: {lines[0].rstrip('.')} (see {directory / 'trials.csv'}); "
-                         f"the last one: {last}")
+        raise NnkitError(f"the search stopped: {first.rstrip('.')} (see {directory / 'trials.csv'}); "
+                         f"the last one: {failure_reason(str(error))}")
     if role == "worker":
         return {"role": "worker", "tuner_id": tuner_id}
     rows = trial_rows(searcher.oracle, dimensions, directory)

@@ -27,9 +27,9 @@ def active_hyperparameters(trial, dimensions):
     return {dimension.key: active.get(dimension.key) for dimension in dimensions}
 
 
-def _message(trial):
-    """The last line of KerasTuner's stored traceback, without the exception's module path."""
-    lines = [line for line in (trial.message or "").splitlines() if line.strip()]
+def failure_reason(text):
+    """The last line of a traceback KerasTuner stored or raised, without the exception's path."""
+    lines = [line for line in (text or "").splitlines() if line.strip()]
     if not lines:
         return ""
     return lines[-1].split("FailedTrialError: ", 1)[-1].strip()
@@ -43,7 +43,7 @@ def trial_line(trial, best_score, seconds, dimensions):
                       if value is not None)
     epochs = trial.hyperparameters.values.get("tuner/epochs")
     values += f" [epochs {epochs}]" if epochs else ""
-    failure = f"  ! {_message(trial)}" if status != "completed" else ""
+    failure = f"  ! {failure_reason(trial.message)}" if status != "completed" else ""
     return f"{trial.trial_id:>6}  {status:<9}  {score:>26}  {seconds:>6.0f}s  {values}{failure}"
 
 
@@ -61,7 +61,7 @@ def trial_rows(oracle, dimensions, directory):
             "epochs": trial.hyperparameters.values.get("tuner/epochs"),
             "seconds": json.loads(timing.read_text())["seconds"] if timing.is_file() else None,
             "hyperparameters": active_hyperparameters(trial, dimensions),
-            "message": _message(trial) if str(trial.status).lower() != "completed" else "",
+            "message": failure_reason(trial.message) if str(trial.status).lower() != "completed" else "",
         })
     return rows
 
