@@ -27,4 +27,9 @@ def import_keras_quietly():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    if keras.backend.backend() != "tensorflow":
+        # On the other backends Keras imports an installed TensorFlow later, with stderr open
+        # again (to recognise TF types when it serializes layers), and TF announces its oneDNN
+        # kernels. They compute nothing of the model here: off, and the notice with them.
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     return keras

@@ -10,11 +10,38 @@ from nnkit import __version__
 from nnkit.registry import TASKS, load_task
 
 
+@click.command("env")
+@click.option("--json", "as_json", is_flag=True, help="Print it as JSON.")
+def environment(as_json):
+    """Backend, devices, versions, and the strategy `train --strategy auto` would pick here."""
+    import json
+
+    from nnkit.backend import import_keras_quietly
+
+    import_keras_quietly()
+    from nnkit.distribution import describe_system
+
+    found = describe_system()
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    versions = found.pop("versions")
+    click.echo(f"backend: {versions.pop('backend')}")
+    click.echo("versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()))
+    for key, value in found.items():
+        click.echo(f"{key}: {value}")
+
+
+COMMANDS = {"env": environment}
+
+
 class TaskGroups(click.Group):
     def list_commands(self, ctx):
-        return sorted(TASKS)
+        return sorted(TASKS) + sorted(COMMANDS)
 
     def get_command(self, ctx, name):
+        if name in COMMANDS:
+            return COMMANDS[name]
         if name not in TASKS:
             return None
         from nnkit.commands import task_group
@@ -22,9 +49,10 @@ class TaskGroups(click.Group):
         return task_group(load_task(name), TASKS[name][1])
 
     def format_commands(self, ctx, formatter):
-        rows = [(name, TASKS[name][1]) for name in self.list_commands(ctx)]
         with formatter.section("Tasks"):
-            formatter.write_dl(rows)
+            formatter.write_dl([(name, TASKS[name][1]) for name in sorted(TASKS)])
+        with formatter.section("Other commands"):
+            formatter.write_dl([(name, COMMANDS[name].get_short_help_str(limit=90)) for name in sorted(COMMANDS)])
 
 
 @click.group(cls=TaskGroups, context_settings={"help_option_names": ["-h", "--help"]})

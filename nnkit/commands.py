@@ -75,23 +75,60 @@ def config_from_options(task, model, epochs, batch_size, seed, config_file, over
     return load_config(task.name, config_file, overrides, options), data_dir
 
 
+def distribution_options(command):
+    """Which devices train: see nnkit/distribution.py for what each strategy means."""
+    for option in reversed([
+        click.option("--strategy", type=click.Choice(["auto", "default", "mirrored", "multiworker"]), default="auto",
+                     show_default=True, help="auto: several workers or GPUs if there are, else one device."),
+        click.option("--devices", metavar="LIST", help="Devices to train on, e.g. gpu:0,gpu:1 "
+                     "(cpu:0,cpu:1 splits the CPU, to test mirrored training without GPUs)."),
+        click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]),
+                     default="float32", show_default=True, help="Mixed precision computes in 16 bits, keeps weights in 32."),
+        click.option("--jit/--no-jit", default=None, help="Force XLA compilation on or off (default: Keras decides)."),
+        click.option("--cluster", metavar="HOST:PORT,...", help="Multi-worker: every worker's address, the same on "
+                     "each (writes TF_CONFIG)."),
+        click.option("--task-index", type=click.IntRange(min=0), help="Multi-worker: this worker's place in --cluster."),
+    ]):
+        command = option(command)
+    return command
+
+
+def start_distribution(strategy, devices, precision, jit, cluster, task_index):
+    """Set up the devices before anything else runs: TensorFlow and JAX fix them at their start."""
+    from nnkit import distribution
+
+    devices = distribution.parse_devices(devices)
+    distribution.write_cluster(cluster, task_index)
+    import_keras_quietly()
+    return distribution.start(strategy, devices, precision, jit)
+
+
 def train_command(task):
     @click.command("train")
     @config_options(task)
+    @distribution_options
     @click.option("--output", default=f"saved_models/{task.name}", show_default=True,
                   help="Where the model, checkpoints and logs go; a killed run resumes from here.")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
-    def train(model, epochs, batch_size, seed, config_file, overrides, data, output, quiet, **task_flags):
+    def train(model, epochs, batch_size, seed, config_file, overrides, data, strategy, devices, precision, jit,
+              cluster, task_index, output, quiet, **task_flags):
         """Train a model, evaluate it on the test split and save it."""
-        import_keras_quietly()
+        distribution = start_distribution(strategy, devices, precision, jit, cluster, task_index)
         from nnkit.training import train as run_training
 
         config, data_dir = config_from_options(task, model, epochs, batch_size, seed, config_file, overrides, data,
                                                task_flags)
-        metadata = run_training(task, config, output, data_dir=data_dir, verbose=0 if quiet else "auto")
+        metadata = run_training(task, config, output, data_dir=data_dir, verbose=0 if quiet else "auto",
+                                distribution=distribution)
+        record = metadata["training"]
+        if "metrics" not in metadata:  # a multi-worker run's other worker: the chief saves
+            plan = record["distribution"]
+            click.echo(f"Worker {plan['worker_index']} of {plan['workers']} finished "
+                       f"(weights digest {record['weights_digest']}); the chief saves the model.")
+            return
         click.echo(task.format_report(metadata["metrics"]["test"]))
-        click.echo(f"Saved model to {output}/model.keras "
-                   f"({metadata['training']['wall_time_s']:.0f} s of training)")
+        click.echo(f"Saved model to {output}/model.keras ({record['wall_time_s']:.0f} s of training on "
+                   f"{record['distribution']['replicas']} replica(s), weights digest {record['weights_digest']})")
 
     return train
 

@@ -7,8 +7,12 @@ Output directory layout:
     backup/                      BackupAndRestore state (atomic); a killed run resumes from it
     prepared/                    what `Task.prepare` made (a pretrained encoder); reused on resume
     training_log.csv, logs/      per-epoch metrics (CSV) and TensorBoard logs
+    workers/<index>/             a multi-worker run's other workers' own backups and logs, so
+                                 that workers sharing a disk never write the same file; removed
+                                 when they finish (only the chief saves the model)
 """
 
+import contextlib
 import json
 import math
 import shutil
@@ -18,6 +22,7 @@ from pathlib import Path
 
 import keras
 
+from nnkit.distribution import Distribution, Plan, weights_digest
 from nnkit.errors import NnkitError, UsageError
 from nnkit.models.language import reset_states
 from nnkit.reproducibility import hardware, set_seed, versions
@@ -25,6 +30,7 @@ from nnkit.saving import atomic_path, save_model, write_json
 
 BACKUP_DIR = "backup"
 PREPARED_DIR = "prepared"
+WORKERS_DIR = "workers"
 EPOCH_SECONDS = "epoch_seconds"
 TRAINING_LOG = "training_log.csv"
 OPTIMIZERS = {
@@ -215,6 +221,15 @@ def check_training(training):
         raise UsageError(f"training.learning_rate must be positive, got {training['learning_rate']}")
 
 
+def check_replicas(task, training, plan):
+    if training["batch_size"] % plan.replicas:
+        raise UsageError(f"training.batch_size {training['batch_size']} does not split evenly across "
+                         f"{plan.replicas} replicas; make it a multiple of {plan.replicas}")
+    if task.stateful and plan.replicas > 1:
+        raise UsageError(f"{task.name} trains stateful layers that carry each batch row's state from step to step; "
+                         "it trains on one device (--strategy default)")
+
+
 def count_training_examples(splits):
     train_samples = count_examples(splits.train[0])
     if train_samples == 0:
@@ -222,10 +237,12 @@ def count_training_examples(splits):
     return train_samples
 
 
-def compile_model(task, config, model, train_samples):
-    """Compile `model` for an epoch of `train_samples` examples (the schedule counts steps)."""
+def compile_model(task, config, model, train_samples, jit=None):
+    """Compile `model` for an epoch of `train_samples` examples (the schedule counts steps);
+    `jit` True/False forces XLA compilation on or off, None lets Keras decide."""
     steps_per_epoch = -(-train_samples // config["training"]["batch_size"])
-    model.compile(optimizer=make_optimizer(config["training"], steps_per_epoch), **task.compile_options(config))
+    model.compile(optimizer=make_optimizer(config["training"], steps_per_epoch),
+                  jit_compile="auto" if jit is None else jit, **task.compile_options(config))
 
 
 def is_diverged(history):
@@ -233,12 +250,17 @@ def is_diverged(history):
     return bool(losses) and not math.isfinite(losses[-1])  # TerminateOnNaN stopped the run
 
 
-def train(task, config, output, data_dir=None, verbose="auto", note=None):
+def train(task, config, output, data_dir=None, verbose="auto", note=None, distribution=None):
     """Train `task` with `config`, evaluate on the test split, save to `output`; returns metadata.
-    `note` adds to the metadata's training record (how a tuned config was found, say)."""
-    output = Path(output)
+    `note` adds to the metadata's training record (how a tuned config was found, say).
+    `distribution` (nnkit.distribution.start) says on which devices; by default one.
+    In a multi-worker run only the chief evaluates and saves; the others return a short record."""
+    distribution = distribution or Distribution(Plan("default", ()))
+    plan = distribution.plan
+    output = Path(output) if plan.chief else Path(output) / WORKERS_DIR / str(plan.worker_index)
     training = config["training"]
     check_training(training)
+    check_replicas(task, training, plan)
     resumed = _is_resuming(output, config)
     set_seed(config["seed"])
     splits = task.load_data(config, data_dir)
@@ -249,22 +271,23 @@ def train(task, config, output, data_dir=None, verbose="auto", note=None):
     preparation_time = time.perf_counter() - preparing
     train_samples = count_training_examples(splits)
 
-    model = task.build_model(config, splits.info)
-    compile_model(task, config, model, train_samples)
-    if resumed:
-        print(f"Resuming the interrupted run in '{output}' from its last completed epoch.")
-    else:  # only now, with data and model ready, is there a run worth resuming
-        _start_afresh(output, config)
-    timer = EpochTimer()
-    # A resumed run also counts the epochs its killed part trained.
-    earlier_seconds = sum(read_training_log(output).get(EPOCH_SECONDS, [])) if resumed else 0.0
-    started = time.perf_counter()
-    history = model.fit(
-        **task.fit_arguments(splits, training["batch_size"], config["seed"]),
-        epochs=training["epochs"],
-        callbacks=callbacks_for(task, output, training, timer, splits),
-        verbose=verbose,
-    )
+    with distribution.scope():
+        model = task.build_model(config, splits.info)
+        compile_model(task, config, model, train_samples, jit=plan.jit)
+        if resumed:
+            print(f"Resuming the interrupted run in '{output}' from its last completed epoch.")
+        else:  # only now, with data and model ready, is there a run worth resuming
+            _start_afresh(output, config)
+        timer = EpochTimer()
+        # A resumed run also counts the epochs its killed part trained.
+        earlier_seconds = sum(read_training_log(output).get(EPOCH_SECONDS, [])) if resumed else 0.0
+        started = time.perf_counter()
+        history = model.fit(
+            **task.fit_arguments(splits, training["batch_size"], config["seed"]),
+            epochs=training["epochs"],
+            callbacks=callbacks_for(task, output, training, timer, splits) + distribution.callbacks,
+            verbose=verbose,
+        )
     wall_time = time.perf_counter() - started + earlier_seconds
     if is_diverged(history):
         shutil.rmtree(output / BACKUP_DIR, ignore_errors=True)  # a diverged run is not worth resuming
@@ -272,6 +295,7 @@ def train(task, config, output, data_dir=None, verbose="auto", note=None):
             "training diverged (the loss became NaN or infinite); lower training.learning_rate "
             "or set training.clipnorm"
         )
+    model = distribution.local_copy(model)
     history = read_training_log(output)
     epoch_seconds = history.pop(EPOCH_SECONDS, timer.seconds)  # timings, not a metric to plot
     record = {
@@ -280,8 +304,16 @@ def train(task, config, output, data_dir=None, verbose="auto", note=None):
         "preparation_time_s": round(preparation_time, 2),  # Task.prepare: pretraining, say
         "train_samples": train_samples,
         "epoch_train_seconds": [round(seconds, 3) for seconds in epoch_seconds],
+        "distribution": plan.record(),
+        # Workers that trained in sync have the same weights, so the same digest.
+        "weights_digest": weights_digest(model),
         **(note or {}),
     }
+    if not plan.chief:  # the chief evaluates and saves; this worker's files go
+        shutil.rmtree(output, ignore_errors=True)
+        with contextlib.suppress(OSError):  # workers/, once the last worker's folder has gone
+            output.parent.rmdir()
+        return {"task": task.name, "config": config, "history": history, "training": record}
     metadata = evaluate_and_save(task, config, model, splits, output, history, record)
     for finished in (BACKUP_DIR, PREPARED_DIR):  # nothing left to resume
         shutil.rmtree(output / finished, ignore_errors=True)

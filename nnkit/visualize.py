@@ -22,7 +22,9 @@ def plot_first_convolutions(model, batch, path, title=""):
     import keras
 
     convolutions = first_convolutions(model)
-    probe = keras.Model(model.inputs, [layer.output for layer in convolutions])
+    # The one input, not a list of it: a loaded model's `inputs` is a list, and calling a model
+    # built on a list with an array draws Keras's warning that the structures differ.
+    probe = keras.Model(model.inputs[0], [layer.output for layer in convolutions])
     maps = probe(np.asarray(batch, dtype="float32"), training=False)
     maps = [keras.ops.convert_to_numpy(m)[0] for m in (maps if isinstance(maps, (list, tuple)) else [maps])]
     kernels = keras.ops.convert_to_numpy(convolutions[0].kernel)[:, :, 0, :MAX_FILTERS]

@@ -1,16 +1,17 @@
 """A word-level recurrent language model: embedding -> stacked RNN -> a score for every word.
 
-The recurrent layers are stateful: each batch starts from the state the previous batch ended
-in, so a corpus read as one long stream in consecutive windows (truncated backpropagation
-through time) keeps its context across window boundaries, and generation feeds one word per
-step instead of re-reading the prefix. Statefulness fixes the batch size, so the model is built
-once for training (batch_size, bptt) and again, with the same weights, for inference (1, None).
+The recurrent layers are stateful (nnkit.layers.Stateful): each batch starts from the state the
+previous batch ended in, so a corpus read as one long stream in consecutive windows (truncated
+backpropagation through time) keeps its context across window boundaries, and generation feeds
+one word per step instead of re-reading the prefix. Statefulness fixes the batch size, so the
+model is built once for training (batch_size, bptt) and again, with the same weights, for
+inference (1, None).
 """
 
 import keras
 from keras import ops
 
-from nnkit.layers import ReversibleEmbedding
+from nnkit.layers import ReversibleEmbedding, Stateful
 from nnkit.models.recurrent import CELL_TYPES, recurrent_layer
 
 
@@ -37,8 +38,9 @@ def build_language_model(model_config, vocabulary_size, batch_size, sequence_len
     x = embedding(tokens)
     for depth in range(model_config["layers"]):
         x = keras.layers.SpatialDropout1D(dropout, name=f"dropout_{depth + 1}")(x) if dropout else x
-        x = recurrent_layer(architecture, model_config["units"], stateful=True,
-                            name=f"{architecture}_{depth + 1}")(x)
+        layer_name = f"{architecture}_{depth + 1}"
+        x = Stateful(recurrent_layer(architecture, model_config["units"], return_state=True, name=layer_name),
+                     name=layer_name)(x)
     x = keras.layers.SpatialDropout1D(dropout, name="dropout_output")(x) if dropout else x
     if model_config["tie_weights"]:
         if model_config["units"] != model_config["embedding_dim"]:
@@ -56,13 +58,19 @@ def reset_states(model):
             layer.reset_state()
 
 
+def learned_weights(layer):
+    """`layer`'s weights without a recurrent state it carries, whose shape depends on the batch
+    size. (Models saved before nnkit.layers.Stateful had Keras's stateful layers, whose states are
+    not weights at all.)"""
+    return layer.layer.weights if isinstance(layer, Stateful) else layer.weights
+
+
 def copy_weights(source, target):
     """Copy the learned weights of `source` into `target`, a copy built for another batch size;
-    the recurrent states (whose shape depends on the batch size) are not weights and stay.
-    Values go through NumPy: on JAX, sharing one buffer would let the target's compiled calls
-    donate (delete) the source's."""
+    the recurrent states stay. Values go through NumPy: on JAX, sharing one buffer would let the
+    target's compiled calls donate (delete) the source's."""
     for layer in target.layers:
-        for mine, theirs in zip(layer.weights, source.get_layer(layer.name).weights):
+        for mine, theirs in zip(learned_weights(layer), learned_weights(source.get_layer(layer.name))):
             mine.assign(theirs.numpy())
 
 

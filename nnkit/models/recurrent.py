@@ -8,14 +8,13 @@ from nnkit.layers import Elman, Jordan
 CELL_TYPES = ("elman", "jordan", "gru", "lstm")
 
 
-def recurrent_layer(cell_type, units, return_sequences=True, return_state=False, stateful=False, name=None):
+def recurrent_layer(cell_type, units, return_sequences=True, return_state=False, name=None):
     """One recurrent layer of `cell_type`. GRU and LSTM are Keras's own (fused kernels on GPU).
-    A stateful layer starts each batch from the state the previous batch ended in."""
+    To carry the state from batch to batch, wrap it in nnkit.layers.Stateful."""
     layers = {"elman": Elman, "jordan": Jordan, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
     if cell_type not in layers:
         raise ValueError(f"model.architecture must be one of {', '.join(CELL_TYPES)}, got '{cell_type}'")
-    return layers[cell_type](units, return_sequences=return_sequences, return_state=return_state, stateful=stateful,
-                             name=name)
+    return layers[cell_type](units, return_sequences=return_sequences, return_state=return_state, name=name)
 
 
 def stacked_rnn(inputs, cell_type, units, layers=1, bidirectional=False, dropout=0.0, name="rnn"):
