@@ -15,10 +15,12 @@ from conftest import USER_ENVIRONMENT, data_dir, run_in_process, run_nnkit
 from nnkit.distribution import Plan, choose_plan, parse_devices, read_cluster, write_cluster
 from nnkit.errors import UsageError
 
-# LeNet-5 without dropout: dropout draws its masks per replica, so only a model without it can
+# LeNet-5 without dropout or batch norm: dropout draws its masks and batch norm keeps its moving
+# statistics per replica, so only a model without them can
 # match one-device training number for number.
 SMALL_LENET = ["--model", "lenet5", "--batch-size", "32", "--set", "data.train_limit=1200",
-               "--set", "data.test_limit=300", "--set", "model.dropout=0", "--set", "training.schedule=constant",
+               "--set", "data.test_limit=300", "--set", "model.dropout=0", "--set", "model.batch_norm=false",
+               "--set", "training.schedule=constant",
                "--set", "augmentation.rotation_degrees=0", "--set", "augmentation.shift=0",
                "--set", "augmentation.zoom=0", "--quiet"]
 TWO_GPUS = ("gpu:0", "gpu:1")
@@ -114,8 +116,10 @@ def free_ports(count):
 
 @pytest.fixture(scope="module")
 def one_device_lenet(tmp_path_factory, mnist_dir):
+    # A fresh process, like the runs it is compared with: a model trained in this test process
+    # after others starts from other random draws.
     output = tmp_path_factory.mktemp("one-device")
-    run_in_process(None, "digits", "train", *SMALL_LENET, "--epochs", "2", "--output", output, check=True)
+    run_nnkit("digits", "train", *SMALL_LENET, "--epochs", "2", "--output", output, check=True)
     return json.loads((output / "metadata.json").read_text())
 
 
@@ -129,7 +133,7 @@ def test_mirrored_on_two_cpu_devices_matches_one_device(one_device_lenet, tmp_pa
     assert metadata["training"]["distribution"]["strategy"] == "mirrored"
     # The same global batch, split in two, then the gradients summed: the same training up to
     # floating-point summation order.
-    np.testing.assert_allclose(metadata["history"]["loss"], one_device_lenet["history"]["loss"], rtol=1e-4)
+    np.testing.assert_allclose(metadata["history"]["loss"], one_device_lenet["history"]["loss"], rtol=1e-3)
     assert metadata["metrics"]["test"]["accuracy"] == pytest.approx(one_device_lenet["metrics"]["test"]["accuracy"],
                                                                     abs=0.01)
 
@@ -160,7 +164,7 @@ def test_two_workers_on_localhost_train_one_model(one_device_lenet, tmp_path, mn
     losses = metadata["history"]["loss"]
     assert losses[1] < losses[0]
     # Each worker takes half of every global batch: the same training as one device.
-    np.testing.assert_allclose(losses, one_device_lenet["history"]["loss"], rtol=1e-4)
+    np.testing.assert_allclose(losses, one_device_lenet["history"]["loss"], rtol=1e-3)
     assert not (output / "workers").exists() and not (output / "backup").exists()
     paths, labels = mnist_pngs
     done = run_in_process(None, "digits", "predict", *paths, "--model-path", output, "--json", check=True)
