@@ -295,7 +295,6 @@ def train(task, config, output, data_dir=None, verbose="auto", note=None, distri
             "training diverged (the loss became NaN or infinite); lower training.learning_rate "
             "or set training.clipnorm"
         )
-    model = distribution.local_copy(model)
     history = read_training_log(output)
     epoch_seconds = history.pop(EPOCH_SECONDS, timer.seconds)  # timings, not a metric to plot
     record = {
@@ -314,6 +313,7 @@ def train(task, config, output, data_dir=None, verbose="auto", note=None, distri
         with contextlib.suppress(OSError):  # workers/, once the last worker's folder has gone
             output.parent.rmdir()
         return {"task": task.name, "config": config, "history": history, "training": record}
+    model = distribution.local_copy(model)
     metadata = evaluate_and_save(task, config, model, splits, output, history, record)
     for finished in (BACKUP_DIR, PREPARED_DIR):  # nothing left to resume
         shutil.rmtree(output / finished, ignore_errors=True)

@@ -2,6 +2,7 @@
 saying why, when it is absent."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,18 @@ def mnist_dir():
     if not (folder / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"MNIST IDX files not found under {root} (set NNKIT_DATA_DIR)")
     return folder
+
+
+def free_ports(count):
+    """`count` distinct ports free on localhost now (held open together, so none repeats)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for each in sockets:
+            each.bind(("127.0.0.1", 0))
+        return [each.getsockname()[1] for each in sockets]
+    finally:
+        for each in sockets:
+            each.close()
 
 
 def run_nnkit(*args, env=None, check=False, cwd=None):

@@ -4,14 +4,13 @@ localhost, mixed precision, and `nnkit env`."""
 
 import importlib.util
 import json
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from conftest import USER_ENVIRONMENT, data_dir, run_in_process, run_nnkit
+from conftest import USER_ENVIRONMENT, data_dir, free_ports, run_in_process, run_nnkit
 from nnkit.distribution import Plan, choose_plan, parse_devices, read_cluster, write_cluster
 from nnkit.errors import UsageError
 
@@ -103,16 +102,6 @@ def test_the_batch_must_split_evenly_and_stateful_models_stay_on_one_device():
 
 
 # --- training on several devices ---------------------------------------------------------------
-
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for each in sockets:
-        each.bind(("localhost", 0))
-    ports = [each.getsockname()[1] for each in sockets]
-    for each in sockets:
-        each.close()
-    return ports
-
 
 @pytest.fixture(scope="module")
 def one_device_lenet(tmp_path_factory, mnist_dir):

@@ -3,7 +3,6 @@
 import csv
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from nnkit.errors import UsageError
 from nnkit.registry import task_names
 from nnkit.search_space import active_values, apply_values, define, load_search_space, parse_search_space
 
-from conftest import TINY_TRAINING, USER_ENVIRONMENT, data_dir, run_in_process, run_nnkit
+from conftest import TINY_TRAINING, USER_ENVIRONMENT, data_dir, free_ports, run_in_process, run_nnkit
 
 # A small space over quick-to-train keys; the tests start from an empty space and add it.
 SMALL_SPACE = ["--set", "search_space=null",
@@ -240,16 +239,10 @@ def test_bad_tune_options_are_one_line_errors(tmp_path, capsys):
     assert not (tmp_path / "search").exists()  # nothing was started
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_a_chief_and_two_workers_finish_a_search_and_all_exit(tmp_path, mnist_dir):
     directory = tmp_path / "search"
     common = ["--directory", directory, "--output", tmp_path / "best", "--max-trials", "3",
-              "--oracle-address", f"127.0.0.1:{free_port()}", *TINY_SEARCH]
+              "--oracle-address", f"127.0.0.1:{free_ports(1)[0]}", *TINY_SEARCH]
     environment = {**USER_ENVIRONMENT, "NNKIT_DATA_DIR": str(data_dir())}
 
     def start(*role):
