@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import tiny_models
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "data" / "digits"
 # The environment a user's shell would pass, taken before any test imports TensorFlow or TFDS:
@@ -112,3 +114,70 @@ def mnist_pngs(tmp_path_factory, mnist_dir):
         paths.append(folder / f"{index:02d}.png")
         write_png(image, paths[-1])
     return paths, [int(label) for label in labels]
+
+
+# --- one tiny trained model per task, shared by every module (see tiny_models.py) ----------
+
+@pytest.fixture(scope="session")
+def atis_dir():
+    folder = data_dir() / "atis"
+    if not (folder / "test" / "seq.in").is_file():
+        pytest.skip(f"ATIS not found under {data_dir()} (set NNKIT_DATA_DIR)")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def trained_slots(tmp_path_factory, atis_dir):
+    output = tmp_path_factory.mktemp("slots-model")
+    done = run_in_process(None, "slots", "train", "--quiet", "--output", output, "--model", "gru", "--bidirectional",
+                          *tiny_models.TINY_SLOTS, check=True)
+    assert "slot F1" in done.stdout and "intent accuracy" in done.stdout
+    return output
+
+
+@pytest.fixture(scope="session")
+def trained_xo(tmp_path_factory):
+    output = tmp_path_factory.mktemp("xo-model")
+    done = run_nnkit("xo", "train", "--quiet", "--output", output, *tiny_models.TINY_XO)
+    assert done.returncode == 0, done.stderr
+    return output
+
+
+@pytest.fixture(scope="session")
+def corpus_file(tmp_path_factory):
+    return tiny_models.write_corpus(tmp_path_factory.mktemp("corpus") / "stories.txt")
+
+
+@pytest.fixture(scope="session")
+def trained_lm(tmp_path_factory, corpus_file):
+    output = tmp_path_factory.mktemp("lm-model")
+    run_in_process(None, "lm", "train", "--quiet", "--text", corpus_file, "--output", output, *tiny_models.TINY_LM,
+                   check=True)
+    return output
+
+
+@pytest.fixture(scope="session")
+def pairs_file(tmp_path_factory):
+    return tiny_models.write_pairs(tmp_path_factory.mktemp("pairs") / "pairs.tsv")
+
+
+@pytest.fixture(scope="session")
+def trained_translator(tmp_path_factory, pairs_file):
+    output = tmp_path_factory.mktemp("translate-model")
+    run_in_process(None, "translate", "train", "--quiet", "--pairs", pairs_file, "--output", output,
+                   *tiny_models.TINY_TRANSLATE, check=True)
+    return output
+
+
+@pytest.fixture(scope="session")
+def flickr_layout(tmp_path_factory):
+    return tiny_models.write_flickr_layout(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def trained_captioner(tmp_path_factory, flickr_layout):
+    """(model directory, the finished training run) of a captioner that tells red photos from blue."""
+    output = tmp_path_factory.mktemp("caption-model")
+    done = run_in_process(None, "caption", "train", "--quiet", "--data", flickr_layout, "--output", output,
+                          *tiny_models.TINY_CAPTION, check=True)
+    return output, done

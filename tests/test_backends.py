@@ -13,7 +13,6 @@ import sys
 import pytest
 
 from conftest import USER_ENVIRONMENT, data_dir, run_in_process, run_nnkit
-from test_lm import SENTENCES, TINY_LM
 
 TOLERANCE = 1e-5  # probabilities; labels and tags must be identical
 
@@ -108,13 +107,11 @@ def test_a_slot_filler_trained_under_jax_predicts_the_same_under_tensorflow(tmp_
     assert under_tensorflow[0]["words"][:3] == ["show", "me", "flights"]
 
 
-def test_a_language_model_saved_under_tensorflow_generates_the_same_under_jax(tmp_path, capsys):
+def test_a_language_model_saved_under_tensorflow_generates_the_same_under_jax(trained_lm, capsys):
     """Greedy generation feeds one word per call, so every word depends on the recurrent state
     carried from call to call, which JAX's compiled calls lose unless the model tracks it."""
     environment = backend_environment("jax")
-    corpus, output = tmp_path / "stories.txt", tmp_path / "model"
-    corpus.write_text("\n".join(SENTENCES * 40) + "\n", encoding="utf-8")
-    run_in_process(capsys, "lm", "train", "--quiet", "--text", corpus, "--output", output, *TINY_LM, check=True)
+    output = trained_lm
     generate = ["lm", "generate", "--model-path", output, "--prompt", "the dog", "--length", "12", "--temperature", "0",
                 "--json"]
     under_tensorflow = json.loads(run_in_process(capsys, *generate, check=True).stdout)

@@ -1,72 +1,18 @@
 """The captioning app: photo reading, caption text, BLEU, encoders, the attention decoder, and
 train -> evaluate -> predict -> reload on a tiny Flickr8k-layout dataset."""
 
-import io
 import json
-import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import data_dir, run_in_process, run_nnkit
+from conftest import data_dir, run_in_process
+from tiny_models import photo
 from nnkit.caption_text import caption_words, corpus_bleu
 from nnkit.data.flickr8k import ImageStore, load_photos, read_captions, read_split
 from nnkit.data.photos import read_photo
 from nnkit.errors import NnkitError, UsageError
-
-# Two kinds of photo a tiny model can tell apart: red ones and blue ones.
-COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220)}
-CAPTIONS = {"red": ["A red square.", "a red block", "red square"], "blue": ["A blue square.", "a blue block", "blue square"]}
-TINY_CAPTION = ["--epochs", "25", "--batch-size", "16", "--image-size", "32", "--set", "model.units=32",
-                "--set", "model.embedding_dim=16", "--set", "model.encoder_width=4", "--set", "model.dropout=0.0",
-                "--set", "data.min_count=1", "--set", "training.learning_rate=0.01", "--set", "pretraining.epochs=2",
-                "--set", "pretraining.min_photos=1", "--set", "decoding.beam_size=2"]
-
-
-def photo(colour, size=40, mode="RGB"):
-    noise = np.random.default_rng(len(colour)).integers(0, 20, (size, size, 3))
-    return Image.fromarray(np.clip(np.asarray(COLOURS[colour]) + noise, 0, 255).astype(np.uint8)).convert(mode)
-
-
-def jpeg_bytes(image):
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG")
-    return buffer.getvalue()
-
-
-@pytest.fixture(scope="module")
-def flickr_layout(tmp_path_factory):
-    """A dataset in Flickr8k's layout: captions and split files loose, photos in a zip with one
-    corrupt entry, and a captioned photo that does not exist."""
-    root = tmp_path_factory.mktemp("data")
-    folder = root / "flickr8k"
-    folder.mkdir()
-    names = {split: [f"{split}{i}_{colour}.jpg" for i in range(count) for colour in COLOURS]
-             for split, count in (("train", 12), ("dev", 2), ("test", 2))}
-    names["train"] += ["missing_red.jpg", "corrupt_red.jpg"]
-    lines = [f"{name}#{k}\t{caption}" for split in names.values() for name in split
-             for k, caption in enumerate(CAPTIONS[name.split("_")[1][:-4]])]
-    (folder / "Flickr8k.token.txt").write_text("\n".join(lines) + "\n")
-    for split, file_split in (("train", "train"), ("dev", "dev"), ("test", "test")):
-        (folder / f"Flickr_8k.{file_split}Images.txt").write_text("\n".join(names[split]) + "\n")
-    with zipfile.ZipFile(folder / "flickr8k_images_128.zip", "w") as archive:
-        for split in names.values():
-            for name in split:
-                if name == "corrupt_red.jpg":
-                    archive.writestr(f"flickr8k_images_128/{name}", b"\xff\xd8 not really a jpeg")
-                elif name != "missing_red.jpg":
-                    archive.writestr(f"flickr8k_images_128/{name}", jpeg_bytes(photo(name.split("_")[1][:-4])))
-    return root
-
-
-@pytest.fixture(scope="module")
-def trained_captioner(tmp_path_factory, flickr_layout):
-    output = tmp_path_factory.mktemp("caption-model")
-    done = run_in_process(None, "caption", "train", "--quiet", "--data", flickr_layout, "--output", output,
-                          *TINY_CAPTION, check=True)
-    return output, done
-
 
 def test_caption_words_lower_case_without_punctuation():
     assert caption_words("A dog, running on the BEACH.") == ["a", "dog", "running", "on", "the", "beach"]
@@ -175,30 +121,31 @@ def test_decoder_attends_over_every_grid_cell_and_never_writes_specials():
     assert (logits.argmax(axis=-1) >= 3).all() and logits[:, :3].max() < -1e8
 
 
-def test_train_evaluate_predict_and_reload(trained_captioner, flickr_layout, tmp_path):
+def test_train_evaluate_predict_and_reload(trained_captioner, flickr_layout, tmp_path, capsys):
     output, training = trained_captioner
     assert "1 missing, 1 unreadable" in training.stderr  # the bad training photos, counted
     metadata = json.loads((output / "metadata.json").read_text())
     assert metadata["data"]["encoder_pretraining"]["concepts"] >= 4
     assert not (output / "prepared").exists()  # the pretrained encoder lives inside model.keras
 
-    evaluated = run_nnkit("caption", "evaluate", "--model-path", output, "--data", flickr_layout, "--beam-size", "1",
-                          "--json", check=True)
+    evaluated = run_in_process(capsys, "caption", "evaluate", "--model-path", output, "--data", flickr_layout,
+                               "--beam-size", "1", "--json", check=True)
     metrics = json.loads(evaluated.stdout)
     assert metrics["photos"] == 4 and metrics["references"] == 3 and metrics["beam_size"] == 1
     assert metrics["bleu_1"] >= 0.6  # "a red square" for red photos is learnable in 25 tiny epochs
 
     photo("blue", size=100, mode="CMYK").save(tmp_path / "blue.jpg")  # any size, any mode
     photo("red", size=64, mode="RGBA").save(tmp_path / "red.png")
-    predicted = run_nnkit("caption", "predict", tmp_path / "red.png", tmp_path / "blue.jpg", "--model-path", output,
-                          "--attention-plot", tmp_path / "where.png", "--json", check=True)
+    predicted = run_in_process(capsys, "caption", "predict", tmp_path / "red.png", tmp_path / "blue.jpg",
+                               "--model-path", output, "--attention-plot", tmp_path / "where.png", "--json", check=True)
     results = json.loads(predicted.stdout)
     assert "red" in results[0]["captions"][0]["words"] and "blue" in results[1]["captions"][0]["words"]
     attention = np.asarray(results[0]["captions"][0]["attention"])
     np.testing.assert_allclose(attention.sum(axis=-1), 1.0, atol=1e-3)
     assert (tmp_path / "where.png").stat().st_size > 1000
 
-    again = run_nnkit("caption", "predict", tmp_path / "red.png", "--model-path", output / "model.keras", check=True)
+    again = run_in_process(capsys, "caption", "predict", tmp_path / "red.png", "--model-path",
+                           output / "model.keras", check=True)
     assert again.stdout.strip() == f"{tmp_path / 'red.png'}: {results[0]['captions'][0]['text']}"
 
 
@@ -208,7 +155,8 @@ def test_predict_bad_inputs_exit_cleanly(trained_captioner, tmp_path, capsys):
     photo("red").save(tmp_path / "red.png")
     for arguments, message in [([tmp_path / "notes.txt"], "not an image file"),
                                ([tmp_path / "absent.jpg"], "no such file"),
-                               ([tmp_path / "red.png", "--n-best", "3", "--beam-size", "2"], "needs at least as many beams")]:
+                               ([tmp_path / "red.png", "--n-best", "3", "--beam-size", "2"],
+                               "needs at least as many beams")]:
         done = run_in_process(capsys, "caption", "predict", *arguments, "--model-path", output)
         assert done.returncode != 0 and "Traceback" not in done.stderr and message in done.stderr
     done = run_in_process(capsys, "translate", "predict", "Hallo", "--model-path", output)
@@ -216,7 +164,8 @@ def test_predict_bad_inputs_exit_cleanly(trained_captioner, tmp_path, capsys):
 
 
 def test_unknown_encoder_on_the_command_line(flickr_layout, tmp_path, capsys):
-    done = run_in_process(capsys, "caption", "train", "--data", flickr_layout, "--encoder", "vgg99", "--output", tmp_path / "m")
+    done = run_in_process(capsys, "caption", "train", "--data", flickr_layout, "--encoder", "vgg99",
+                          "--output", tmp_path / "m")
     assert done.returncode == 2 and "unknown encoder 'vgg99'" in done.stderr and "Traceback" not in done.stderr
 
 

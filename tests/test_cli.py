@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import SAMPLES, run_in_process, run_nnkit
+from conftest import SAMPLES, data_dir, run_in_process, run_nnkit
 
 
 def test_help_lists_tasks_without_importing_tensorflow():
@@ -45,8 +45,16 @@ def assert_one_line_error(done, code, text):
     (["digits", "predict", "missing.png"], 1, "no such file: 'missing.png'"),
     (["digits", "info", "--model-path", "no/such/dir"], 1, "no saved model"),
 ])
-def test_usage_and_missing_files(args, code, text, tmp_path):
-    assert_one_line_error(run_nnkit(*args, cwd=tmp_path), code, text)  # default outputs land in tmp_path
+def test_usage_and_missing_files(args, code, text, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NNKIT_DATA_DIR", str(data_dir()))  # absolute: the test runs elsewhere
+    monkeypatch.chdir(tmp_path)  # default outputs land in tmp_path
+    assert_one_line_error(run_in_process(capsys, *args), code, text)
+
+
+def test_a_mistake_is_one_line_in_a_fresh_process_too(tmp_path):
+    """What a user's shell shows, TensorFlow's own start-up logging included."""
+    done = run_nnkit("digits", "train", "--set", "data.train_limit=0", cwd=tmp_path)
+    assert_one_line_error(done, 2, "no training examples")
 
 
 def test_bad_images_and_wrong_task(tmp_path, trained_digits, capsys):

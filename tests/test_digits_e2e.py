@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import nnkit
-from conftest import SAMPLES, TINY_TRAINING, data_dir, run_nnkit
+from conftest import SAMPLES, TINY_TRAINING, data_dir, run_in_process, run_nnkit
 
 
 def test_train_saves_model_metadata_and_logs(trained_digits):
@@ -28,7 +28,7 @@ def test_train_saves_model_metadata_and_logs(trained_digits):
     assert not (trained_digits / "backup").exists()  # finished runs leave nothing to resume
 
 
-def test_predict_in_a_fresh_process_matches_the_python_api(trained_digits, mnist_pngs):
+def test_predict_in_a_fresh_process_matches_the_python_api(trained_digits, mnist_pngs, capsys):
     paths, labels = mnist_pngs
     files = [*paths, SAMPLES / "zero.jpg", SAMPLES / "one_transparent.png"]
     done = run_nnkit("digits", "predict", *files, "--model-path", trained_digits, "--top-k", "3", "--json")
@@ -50,14 +50,14 @@ def test_predict_in_a_fresh_process_matches_the_python_api(trained_digits, mnist
     correct = sum(int(r["label"]) == label for r, label in zip(from_api, labels))
     assert correct >= 7  # a 1-epoch model beats chance (2 of 20) clearly
 
-    text = run_nnkit("digits", "predict", SAMPLES, "--model-path", trained_digits)
+    text = run_in_process(capsys, "digits", "predict", SAMPLES, "--model-path", trained_digits)
     assert text.returncode == 0 and len(text.stdout.strip().splitlines()) == 4  # a folder of 4 samples
 
 
-def test_evaluate_prints_report_and_writes_plots(trained_digits, tmp_path):
+def test_evaluate_prints_report_and_writes_plots(trained_digits, tmp_path, capsys):
     matrix, curves = tmp_path / "cm.png", tmp_path / "curves.png"
-    done = run_nnkit("digits", "evaluate", "--model-path", trained_digits, "--json",
-                     "--confusion-matrix", matrix, "--learning-curves", curves)
+    done = run_in_process(capsys, "digits", "evaluate", "--model-path", trained_digits, "--json",
+                          "--confusion-matrix", matrix, "--learning-curves", curves)
     assert done.returncode == 0, done.stderr
     metrics = json.loads(done.stdout)
     saved = json.loads((trained_digits / "metadata.json").read_text())["metrics"]["test"]
@@ -65,12 +65,12 @@ def test_evaluate_prints_report_and_writes_plots(trained_digits, tmp_path):
     assert set(metrics["per_class"]) == {str(d) for d in range(10)}
     assert np.array(metrics["confusion_matrix"]).sum() == 300
     assert matrix.read_bytes()[:4] == b"\x89PNG" and curves.read_bytes()[:4] == b"\x89PNG"
-    text = run_nnkit("digits", "evaluate", "--model-path", trained_digits)
+    text = run_in_process(capsys, "digits", "evaluate", "--model-path", trained_digits)
     assert "precision" in text.stdout and "recall" in text.stdout
 
 
-def test_info_shows_metadata_and_summary(trained_digits):
-    done = run_nnkit("digits", "info", "--model-path", trained_digits)
+def test_info_shows_metadata_and_summary(trained_digits, capsys):
+    done = run_in_process(capsys, "digits", "info", "--model-path", trained_digits)
     assert done.returncode == 0, done.stderr
     assert "task: digits" in done.stdout and "architecture: cnn" in done.stdout
     assert "Total params" in done.stdout
@@ -81,7 +81,7 @@ def epochs_logged(output):
         return [int(row["epoch"]) for row in csv.DictReader(handle)]
 
 
-def test_a_killed_run_resumes_from_its_last_epoch(tmp_path, mnist_dir):
+def test_a_killed_run_resumes_from_its_last_epoch(tmp_path, mnist_dir, capsys):
     output = tmp_path / "run"
     args = ["digits", "train", "--quiet", "--output", output, *TINY_TRAINING[2:], "--epochs", "4"]
     command = [sys.executable, "-m", "nnkit.cli", *map(str, args)]
@@ -96,7 +96,7 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path, mnist_dir):
     killed_after = len(epochs_logged(output))
     assert 1 <= killed_after < 4
 
-    done = run_nnkit(*args)
+    done = run_in_process(capsys, *args)
     assert done.returncode == 0, done.stderr
     assert "Resuming the interrupted run" in done.stdout
     metadata = json.loads((output / "metadata.json").read_text())
@@ -104,15 +104,15 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path, mnist_dir):
     assert len(metadata["training"]["epoch_train_seconds"]) <= 4 - killed_after + 1
     assert len(metadata["history"]["loss"]) == 4  # every epoch once, across both processes
 
-    changed = run_nnkit("digits", "train", "--quiet", "--output", output, *TINY_TRAINING)
+    changed = run_in_process(capsys, "digits", "train", "--quiet", "--output", output, *TINY_TRAINING)
     assert changed.returncode == 0  # a finished run is not "interrupted": a new config trains afresh
 
 
-def test_resuming_with_another_config_is_refused(tmp_path):
+def test_resuming_with_another_config_is_refused(tmp_path, capsys):
     output = tmp_path / "run"
     (output / "backup").mkdir(parents=True)
     (output / "backup" / "config.json").write_text(json.dumps({"seed": 1}))
-    done = run_nnkit("digits", "train", "--output", output, *TINY_TRAINING)
+    done = run_in_process(capsys, "digits", "train", "--output", output, *TINY_TRAINING)
     assert done.returncode == 2 and "interrupted run with a different config" in done.stderr
     assert (output / "backup" / "config.json").read_text() == '{"seed": 1}'  # left as it was
 

@@ -6,35 +6,14 @@ import math
 import numpy as np
 import pytest
 
-from conftest import data_dir, run_in_process, run_nnkit
+from conftest import data_dir, run_in_process
+from tiny_models import SENTENCES, TINY_LM
 from nnkit.data.corpus import EOS, bptt_windows, build_vocabulary, hold_out, read_lines, word_stream
 from nnkit.errors import UsageError
-
-# A small model on a short text: enough to check the wiring, not the quality.
-TINY_LM = ["--epochs", "2", "--batch-size", "4", "--bptt", "8", "--layers", "1", "--units", "16",
-           "--set", "model.embedding_dim=16", "--set", "training.optimizer=adam",
-           "--set", "training.learning_rate=0.01"]
-SENTENCES = ["the cat sat on the mat", "the dog sat on the log", "a cat saw a dog",
-             "the dog saw the cat", "a bird sat on the cat"]
-
 
 def tiny_model_config(**changes):
     return {"architecture": "lstm", "layers": 1, "units": 8, "embedding_dim": 8, "tie_weights": False,
             "dropout": 0.0, **changes}
-
-
-@pytest.fixture(scope="module")
-def corpus_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("corpus") / "stories.txt"
-    path.write_text("\n".join(SENTENCES * 40) + "\n", encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def trained_lm(tmp_path_factory, corpus_file):
-    output = tmp_path_factory.mktemp("lm-model")
-    run_in_process(None, "lm", "train", "--quiet", "--text", corpus_file, "--output", output, *TINY_LM, check=True)
-    return output
 
 
 # --- the stream and its layout -------------------------------------------------------------
@@ -180,16 +159,18 @@ def test_generation_feeds_one_word_per_step_after_the_prompt():
 
 # --- the app through the CLI ----------------------------------------------------------------
 
-def test_train_evaluate_score_generate_on_a_text_corpus(trained_lm):
+def test_train_evaluate_score_generate_on_a_text_corpus(trained_lm, capsys):
     metadata = json.loads((trained_lm / "metadata.json").read_text())
     test = metadata["metrics"]["test"]
     assert set(metadata["data"]["vocabulary"][:2]) == {EOS, "<unk>"}
     assert test["test_perplexity"] < 12  # 12 word types; a trained model beats uniform guessing
-    evaluated = json.loads(run_nnkit("lm", "evaluate", "--model-path", trained_lm, "--json", check=True).stdout)
+    evaluated = json.loads(run_in_process(capsys, "lm", "evaluate", "--model-path", trained_lm, "--json",
+                                          check=True).stdout)
     assert evaluated["test_perplexity"] == pytest.approx(test["test_perplexity"], rel=1e-4)
 
-    likely, unlikely = json.loads(run_nnkit("lm", "score", "--model-path", trained_lm, "--json",
-                                            "The cat sat on the mat.", "mat the on sat cat the", check=True).stdout)
+    likely, unlikely = json.loads(run_in_process(capsys, "lm", "score", "--model-path", trained_lm, "--json",
+                                                 "The cat sat on the mat.", "mat the on sat cat the",
+                                                 check=True).stdout)
     assert likely["words"] == ["the", "cat", "sat", "on", "the", "mat", EOS]
     assert likely["log_probability"] > unlikely["log_probability"]
     assert likely["perplexity"] == pytest.approx(math.exp(-likely["log_probability"] / 7), rel=1e-4)
@@ -202,10 +183,10 @@ def predictor(trained_lm):
     return load_predictor(trained_lm)
 
 
-def test_reloaded_model_scores_identically(trained_lm, predictor):
+def test_reloaded_model_scores_identically(trained_lm, predictor, capsys):
     first = predictor.score("a dog sat on the mat")
-    cli = json.loads(run_nnkit("lm", "score", "--model-path", trained_lm, "--json", "a dog sat on the mat",
-                               check=True).stdout)[0]
+    cli = json.loads(run_in_process(capsys, "lm", "score", "--model-path", trained_lm, "--json", "a dog sat on the mat",
+                                    check=True).stdout)[0]
     np.testing.assert_allclose(cli["word_log_probabilities"], first["word_log_probabilities"], rtol=1e-5)
     assert predictor.score("a dog sat on the mat") == first  # scoring again starts from a fresh state
 
@@ -219,16 +200,16 @@ def test_generation_is_deterministic_per_seed_and_greedy_at_temperature_zero(pre
     assert generate(temperature=0, seed=1) == generate(temperature=0, seed=2)
 
 
-def test_prompt_of_unknown_words_still_generates_with_a_note(trained_lm):
-    done = run_nnkit("lm", "generate", "--model-path", trained_lm, "--prompt", "zebra quokka", "--length", "3",
-                     "--seed", "0")
+def test_prompt_of_unknown_words_still_generates_with_a_note(trained_lm, capsys):
+    done = run_in_process(capsys, "lm", "generate", "--model-path", trained_lm, "--prompt", "zebra quokka",
+                          "--length", "3", "--seed", "0")
     assert done.returncode == 0 and done.stdout.startswith("zebra quokka")
     assert len(done.stdout.split()) >= 3  # an <eos> among the 3 new words becomes a line break
     assert "read as <unk> (all of them): zebra quokka" in done.stderr
 
 
-def test_bad_generation_options_get_one_line(trained_lm, predictor):
-    done = run_nnkit("lm", "generate", "--model-path", trained_lm, "--length", "0")
+def test_bad_generation_options_get_one_line(trained_lm, predictor, capsys):
+    done = run_in_process(capsys, "lm", "generate", "--model-path", trained_lm, "--length", "0")
     assert done.returncode == 2 and "--length must be at least 1, got 0" in done.stderr
     assert "Traceback" not in done.stderr
     with pytest.raises(UsageError, match="--length must be at least 1, got -3"):
@@ -243,20 +224,21 @@ def test_empty_text_cannot_be_scored(predictor):
             predictor.score(text)
 
 
-def test_predict_lists_the_likeliest_next_words(trained_lm):
-    done = run_nnkit("lm", "predict", "--model-path", trained_lm, "--count", "3", "the cat sat on", check=True)
+def test_predict_lists_the_likeliest_next_words(trained_lm, capsys):
+    done = run_in_process(capsys, "lm", "predict", "--model-path", trained_lm, "--count", "3",
+                          "the cat sat on", check=True)
     guesses = done.stdout.strip().removeprefix("the cat sat on -> ").split(", ")
     assert len(guesses) == 3
     assert guesses[0].startswith("the (")  # every "sat on" is followed by "the"
 
 
-def test_bad_corpora_get_one_line(tmp_path):
+def test_bad_corpora_get_one_line(tmp_path, capsys):
     from nnkit.apps.lm import TASK
     from nnkit.config import load_config
 
     empty = tmp_path / "empty.txt"
     empty.write_text("\n  \n")
-    done = run_nnkit("lm", "train", "--text", empty, "--output", tmp_path / "out", *TINY_LM)
+    done = run_in_process(capsys, "lm", "train", "--text", empty, "--output", tmp_path / "out", *TINY_LM)
     assert done.returncode == 2 and "no words in" in done.stderr and "Traceback" not in done.stderr
     latin = tmp_path / "latin.txt"
     latin.write_bytes(b"ok\n\xff\xfe\n")
@@ -264,11 +246,11 @@ def test_bad_corpora_get_one_line(tmp_path):
         TASK.load_data(load_config("lm", options=[{"data": {"text": [str(latin)]}}]))
 
 
-def test_a_corpus_without_line_breaks_trains(tmp_path):
+def test_a_corpus_without_line_breaks_trains(tmp_path, capsys):
     one_line = tmp_path / "one_line.txt"
     one_line.write_text(" ".join(SENTENCES * 30))  # no line break at all
-    done = run_nnkit("lm", "train", "--quiet", "--text", one_line, "--output", tmp_path / "out",
-                     *TINY_LM, "--epochs", "1")
+    done = run_in_process(capsys, "lm", "train", "--quiet", "--text", one_line, "--output", tmp_path / "out",
+                          *TINY_LM, "--epochs", "1")
     assert done.returncode == 0, done.stderr
     assert "test perplexity" in done.stdout
 
@@ -276,8 +258,8 @@ def test_a_corpus_without_line_breaks_trains(tmp_path):
 def test_a_folder_with_split_files_and_a_model_of_another_task(tmp_path, trained_lm, capsys):
     for split, copies in (("train", 30), ("valid", 4), ("test", 4)):
         (tmp_path / f"{split}.txt").write_text("\n".join(SENTENCES * copies) + "\n")
-    done = run_nnkit("lm", "train", "--quiet", "--data", tmp_path, "--output", tmp_path / "out", *TINY_LM,
-                     "--epochs", "1")
+    done = run_in_process(capsys, "lm", "train", "--quiet", "--data", tmp_path, "--output", tmp_path / "out", *TINY_LM,
+                          "--epochs", "1")
     assert done.returncode == 0, done.stderr
     wrong = run_in_process(capsys, "slots", "predict", "--model-path", trained_lm, "to denver")
     assert wrong.returncode == 2 and "task 'lm', not 'slots'" in wrong.stderr
@@ -290,14 +272,14 @@ def ptb_dir():
     return data_dir()
 
 
-def test_ptb_keeps_its_10000_word_vocabulary_and_trains_on_a_slice(ptb_dir, tmp_path):
-    done = run_nnkit("lm", "train", "--quiet", "--output", tmp_path, "--epochs", "1", "--batch-size", "8",
-                     "--bptt", "10", "--units", "16", "--set", "model.embedding_dim=16",
-                     "--set", "data.train_limit=4000", "--set", "data.test_limit=500")
+def test_ptb_keeps_its_10000_word_vocabulary_and_trains_on_a_slice(ptb_dir, tmp_path, capsys):
+    done = run_in_process(capsys, "lm", "train", "--quiet", "--output", tmp_path, "--epochs", "1", "--batch-size", "8",
+                          "--bptt", "10", "--units", "16", "--set", "model.embedding_dim=16",
+                          "--set", "data.train_limit=4000", "--set", "data.test_limit=500")
     assert done.returncode == 0, done.stderr
     metadata = json.loads((tmp_path / "metadata.json").read_text())
     assert len(metadata["data"]["vocabulary"]) == 10000
     assert metadata["metrics"]["test"]["test_words"] == 500
-    result = json.loads(run_nnkit("lm", "score", "--model-path", tmp_path, "--json",
-                                  "the company's 1,200 shares", check=True).stdout)[0]
+    result = json.loads(run_in_process(capsys, "lm", "score", "--model-path", tmp_path, "--json",
+                                       "the company's 1,200 shares", check=True).stdout)[0]
     assert result["words"] == ["the", "company", "'s", "n", "shares", EOS]  # PTB spells numbers N

@@ -5,25 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from conftest import data_dir, run_in_process, run_nnkit
+from conftest import run_in_process
 from nnkit.data.slot_files import read_split
 from nnkit.errors import UsageError
 from nnkit.slot_metrics import slot_metrics
-
-# A small, fast model on a slice of ATIS: enough to check the wiring, not the quality.
-TINY_SLOTS = ["--epochs", "2", "--batch-size", "32", "--layers", "1", "--units", "16",
-              "--set", "data.train_limit=400", "--set", "data.test_limit=100",
-              "--set", "model.embedding_dim=16", "--set", "model.hash_buckets=512",
-              "--set", "training.schedule=constant"]
-
-
-@pytest.fixture(scope="session")
-def atis_dir():
-    folder = data_dir() / "atis"
-    if not (folder / "test" / "seq.in").is_file():
-        pytest.skip(f"ATIS not found under {data_dir()} (set NNKIT_DATA_DIR)")
-    return folder
-
 
 def write_split(folder, words, tags, intents):
     folder.mkdir(parents=True, exist_ok=True)
@@ -78,23 +63,15 @@ def test_metrics_match_a_hand_checked_example():
     assert metrics["unseen"] == {"tags": ["B-depart_date.day_name", "I-toloc.city_name"], "intents": ["atis_airfare"]}
 
 
-@pytest.fixture(scope="session")
-def trained_slots(tmp_path_factory, atis_dir):
-    output = tmp_path_factory.mktemp("slots-model")
-    done = run_in_process(None, "slots", "train", "--quiet", "--output", output, "--model", "gru", "--bidirectional",
-                          *TINY_SLOTS, check=True)
-    assert "slot F1" in done.stdout and "intent accuracy" in done.stdout
-    return output
-
-
 def test_evaluate_reports_spans_intent_sentences_and_per_slot(trained_slots, capsys):
-    done = run_nnkit("slots", "evaluate", "--model-path", trained_slots, "--json", check=True)
+    done = run_in_process(capsys, "slots", "evaluate", "--model-path", trained_slots, "--json", check=True)
     metrics = json.loads(done.stdout)
     assert metrics["sentences"] == 100  # the saved config's data.test_limit
     assert 0 <= metrics["slot_f1"] <= 1 and 0 <= metrics["intent_accuracy"] <= 1
     assert "fromloc.city_name" in metrics["per_slot"]
     curves = trained_slots / "curves.png"
-    text = run_in_process(capsys, "slots", "evaluate", "--model-path", trained_slots, "--learning-curves", curves).stdout
+    text = run_in_process(capsys, "slots", "evaluate", "--model-path", trained_slots, "--learning-curves",
+                          curves).stdout
     assert "never seen in training count as misses" in text and "support" in text
     assert curves.read_bytes().startswith(b"\x89PNG")
     info = run_in_process(capsys, "slots", "info", "--model-path", trained_slots).stdout
@@ -103,14 +80,14 @@ def test_evaluate_reports_spans_intent_sentences_and_per_slot(trained_slots, cap
     assert run_in_process(capsys, "slots", "evaluate", "--confusion-matrix", "x.png").returncode == 2
 
 
-def test_predict_tags_every_word_of_raw_text(trained_slots):
+def test_predict_tags_every_word_of_raw_text(trained_slots, capsys):
     text = "I want to fly from Boston to Denver, tomorrow!"
-    done = run_nnkit("slots", "predict", text, "--model-path", trained_slots, "--json", check=True)
+    done = run_in_process(capsys, "slots", "predict", text, "--model-path", trained_slots, "--json", check=True)
     [result] = json.loads(done.stdout)
     assert result["words"] == ["i", "want", "to", "fly", "from", "boston", "to", "denver", "tomorrow"]
     assert len(result["tags"]) == 9 and result["intent"].startswith("atis_")
     assert all(slot["value"] == " ".join(result["words"][slot["start"]:slot["end"]]) for slot in result["slots"])
-    plain = run_nnkit("slots", "predict", text, "--model-path", trained_slots, check=True).stdout
+    plain = run_in_process(capsys, "slots", "predict", text, "--model-path", trained_slots, check=True).stdout
     assert plain.startswith(f"intent: {result['intent']}")
 
 
@@ -138,21 +115,21 @@ def test_predictor_handles_long_and_unknown_input(trained_slots):
 def test_train_and_evaluate_any_corpus_in_the_atis_layout(tmp_path, capsys):
     corpus = small_corpus(tmp_path / "corpus", test_tags="O B-toloc.airport_name")
     output = tmp_path / "model"
-    run_nnkit("slots", "train", "--quiet", "--data", corpus, "--output", output, "--epochs", "1",
-              "--encoding", "onehot", "--model", "elman", "--unidirectional", "--no-joint-intent",
-              "--set", "model.units=8", check=True)
+    run_in_process(capsys, "slots", "train", "--quiet", "--data", corpus, "--output", output, "--epochs", "1",
+                   "--encoding", "onehot", "--model", "elman", "--unidirectional", "--no-joint-intent",
+                   "--set", "model.units=8", check=True)
     done = run_in_process(capsys, "slots", "evaluate", "--model-path", output, "--data", corpus)
     assert done.returncode == 0, done.stderr
     assert "1 gold tags never seen in training count as misses: B-toloc.airport_name" in done.stdout
     assert "1 gold intents never seen in training count as misses: atis_day_name" in done.stdout
 
 
-def test_training_files_with_mismatched_counts_fail_clearly(tmp_path):
+def test_training_files_with_mismatched_counts_fail_clearly(tmp_path, capsys):
     corpus = small_corpus(tmp_path / "corpus")
     (corpus / "train" / "seq.out").write_text("O B-toloc.city_name\nO\n")
     (corpus / "train" / "seq.in").write_text("to denver\nfrom boston\n")
     (corpus / "train" / "label").write_text("atis_flight\natis_flight\n")
-    done = run_nnkit("slots", "train", "--data", corpus, "--output", tmp_path / "model")
+    done = run_in_process(capsys, "slots", "train", "--data", corpus, "--output", tmp_path / "model")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"{corpus / 'train' / 'seq.out'} line 2: 1 tags for the 2 words of seq.in" in done.stderr
 
@@ -192,14 +169,14 @@ def test_every_slot_filler_saves_reloads_and_predicts_alike(tmp_path, cell_type,
 
 
 @pytest.mark.slow  # two trainings; tests/test_digits_e2e.py checks same seed, same metrics in the default run
-def test_same_seed_same_model(tmp_path):
+def test_same_seed_same_model(tmp_path, capsys):
     corpus = small_corpus(tmp_path / "corpus")
     outputs = []
     for run in ("a", "b"):
         outputs.append(tmp_path / run)
-        run_nnkit("slots", "train", "--quiet", "--data", corpus, "--output", outputs[-1], "--epochs", "2",
-                  "--model", "lstm", "--seed", "7", "--set", "model.units=8", "--set", "model.embedding_dim=8",
-                  "--set", "model.hash_buckets=128", check=True)
+        run_in_process(capsys, "slots", "train", "--quiet", "--data", corpus, "--output", outputs[-1], "--epochs", "2",
+                       "--model", "lstm", "--seed", "7", "--set", "model.units=8", "--set",
+                       "model.embedding_dim=8", "--set", "model.hash_buckets=128", check=True)
     first, second = (json.loads((output / "metadata.json").read_text()) for output in outputs)
     assert first["history"] == second["history"]
     assert first["metrics"] == second["metrics"]

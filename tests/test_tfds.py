@@ -2,7 +2,7 @@
 
 import pytest
 
-from nnkit.errors import NnkitError, UsageError
+from nnkit.errors import UsageError
 
 from conftest import TINY_TRAINING, run_nnkit
 

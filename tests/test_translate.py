@@ -5,35 +5,14 @@ import json
 import numpy as np
 import pytest
 
-from conftest import data_dir, run_in_process, run_nnkit
+from conftest import data_dir, run_in_process
+from tiny_models import PAIRS
 from nnkit.data.parallel import file_pairs, hold_out
 from nnkit.errors import UsageError
-
-PAIRS = [("Ein Mann fährt Fahrrad.", "A man rides a bike."), ("Eine Frau liest ein Buch.", "A woman reads a book."),
-         ("Zwei Hunde spielen.", "Two dogs play."), ("Ein Kind isst.", "A child eats."),
-         ("Der Hund läuft.", "The dog runs.")]
-TINY_TRANSLATE = ["--epochs", "12", "--batch-size", "16", "--set", "model.units=32", "--set", "model.embedding_dim=16",
-                  "--set", "data.min_count=1", "--set", "training.learning_rate=0.01", "--set", "model.dropout=0.0"]
-
 
 def tiny_config(**changes):
     return {"architecture": "gru", "attention": "bahdanau", "layers": 1, "units": 16, "embedding_dim": 8,
             "dropout": 0.0, "bidirectional_encoder": True, **changes}
-
-
-@pytest.fixture(scope="module")
-def pairs_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("pairs") / "pairs.tsv"
-    path.write_text("\n".join(f"{source}\t{target}" for source, target in PAIRS * 40) + "\n", encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def trained_translator(tmp_path_factory, pairs_file):
-    output = tmp_path_factory.mktemp("translate-model")
-    run_in_process(None, "translate", "train", "--quiet", "--pairs", pairs_file, "--output", output, *TINY_TRANSLATE,
-                   check=True)
-    return output
 
 
 @pytest.mark.parametrize("attention", ["AdditiveAttention", "MultiplicativeAttention"])
@@ -118,8 +97,8 @@ def test_beam_one_equals_greedy_and_n_best_is_ranked(trained_translator):
 
 def test_predict_cli_plots_attention_and_handles_odd_input(trained_translator, tmp_path, capsys):
     plot = tmp_path / "attention.png"
-    done = run_nnkit("translate", "predict", "--model-path", trained_translator, "--json", "--attention-plot", plot,
-                     "Ein Mann fährt Fahrrad.", "Ein 🚲 und Ωμέγα " + "Hund " * 30)
+    done = run_in_process(capsys, "translate", "predict", "--model-path", trained_translator, "--json",
+                          "--attention-plot", plot, "Ein Mann fährt Fahrrad.", "Ein 🚲 und Ωμέγα " + "Hund " * 30)
     assert done.returncode == 0, done.stderr
     first, odd = json.loads(done.stdout)
     assert plot.stat().st_size > 0
@@ -128,22 +107,25 @@ def test_predict_cli_plots_attention_and_handles_odd_input(trained_translator, t
     for sentence, message in (("  ", "nothing to translate"),):
         refused = run_in_process(capsys, "translate", "predict", "--model-path", trained_translator, sentence)
         assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr
-    wrong = run_in_process(capsys, "translate", "predict", "--model-path", trained_translator, "--source", "en", "A man.")
+    wrong = run_in_process(capsys, "translate", "predict", "--model-path", trained_translator, "--source",
+                           "en", "A man.")
     assert wrong.returncode == 2 and "this model translates de to en, not en to en" in wrong.stderr
 
 
-def test_evaluate_takes_a_beam_size(trained_translator):
-    done = run_nnkit("translate", "evaluate", "--model-path", trained_translator, "--beam-size", "1", "--json")
+def test_evaluate_takes_a_beam_size(trained_translator, capsys):
+    done = run_in_process(capsys, "translate", "evaluate", "--model-path", trained_translator, "--beam-size",
+                          "1", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["beam_size"] == 1
 
 
-def test_multi30k_slice_trains(tmp_path):
+def test_multi30k_slice_trains(tmp_path, capsys):
     if not (data_dir() / "multi30k" / "test_2016_flickr.de.gz").is_file():
         pytest.skip(f"Multi30k not found under {data_dir()} (set NNKIT_DATA_DIR)")
-    done = run_nnkit("translate", "train", "--quiet", "--output", tmp_path, "--source", "en", "--target", "de",
-                     "--epochs", "1", "--set", "data.train_limit=300", "--set", "data.test_limit=20",
-                     "--set", "model.units=16", "--set", "model.embedding_dim=8", "--set", "decoding.beam_size=2")
+    done = run_in_process(capsys, "translate", "train", "--quiet", "--output", tmp_path, "--source", "en",
+                          "--target", "de", "--epochs", "1", "--set", "data.train_limit=300",
+                          "--set", "data.test_limit=20", "--set", "model.units=16", "--set", "model.embedding_dim=8",
+                          "--set", "decoding.beam_size=2")
     assert done.returncode == 0, done.stderr
     metadata = json.loads((tmp_path / "metadata.json").read_text())
     assert (metadata["data"]["source_language"], metadata["data"]["target_language"]) == ("en", "de")

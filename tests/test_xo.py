@@ -11,14 +11,8 @@ from nnkit.convolution import convolve, plain_number, read_matrix
 from nnkit.data.xo_drawing import CLASSES, draw_cell, generate, image_rng
 from nnkit.errors import UsageError
 
-from conftest import run_in_process, run_nnkit
-
-# Tiny and quick; as for digits, no batch norm, augmentation or cosine decay in so few steps.
-TINY_XO = ["--epochs", "3", "--batch-size", "32", "--set", "data.generated_train_per_class=200",
-           "--set", "data.generated_test_per_class=40", "--set", "model.width=8", "--set", "model.dense_units=16",
-           "--set", "model.batch_norm=false", "--set", "training.schedule=constant",
-           "--set", "augmentation.rotation_degrees=0", "--set", "augmentation.shift=0", "--set", "augmentation.zoom=0"]
-
+from conftest import run_in_process
+from tiny_models import TINY_XO
 
 def test_generator_is_deterministic_per_seed_and_balanced(tmp_path):
     first = generate(tmp_path / "a", 5, seed=3)
@@ -45,7 +39,7 @@ def write_rows(path, rows):
     return path
 
 
-def test_convolve_matches_a_hand_computed_example(tmp_path):
+def test_convolve_matches_a_hand_computed_example(tmp_path, capsys):
     image = [[1, 2, 0, 1], [0, 1, 3, 1], [2, 0, 1, 0], [1, 1, 0, 2]]
     kernel = [[1, 0], [0, -1]]  # cross-correlation: top-left minus bottom-right
     expected = [[0, -1, -1], [0, 0, 3], [1, 0, -1]]
@@ -53,9 +47,9 @@ def test_convolve_matches_a_hand_computed_example(tmp_path):
     assert maps[0].tolist() == expected
     assert pooled[0].tolist() == [[0]]  # 2x2 windows with stride 2 over the 3x3 map: one window
 
-    done = run_nnkit("xo", "convolve", "--image", write_rows(tmp_path / "i.txt", image), "--kernel",
-                     write_rows(tmp_path / "k.txt", kernel), "--kernel", write_rows(tmp_path / "k2.txt", [[0.5]]),
-                     "--pool", "2", "--json")
+    done = run_in_process(capsys, "xo", "convolve", "--image", write_rows(tmp_path / "i.txt", image), "--kernel",
+                          write_rows(tmp_path / "k.txt", kernel), "--kernel", write_rows(tmp_path / "k2.txt", [[0.5]]),
+                          "--pool", "2", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["feature_maps"][0] == expected
@@ -86,40 +80,34 @@ def test_bad_matrix_files(tmp_path, rows, message):
         read_matrix(tmp_path / "m.txt")
 
 
-def test_convolve_bad_inputs_from_the_cli(tmp_path):
+def test_convolve_bad_inputs_from_the_cli(tmp_path, capsys):
     image = write_rows(tmp_path / "i.txt", [[1, 2], [3, 4]])
     big = write_rows(tmp_path / "big.txt", [[1, 1, 1]] * 3)
     ragged = tmp_path / "r.txt"
     ragged.write_text("1 2\n3\n")
     for kernel, text in ((big, "larger than the 2x2 image"), (ragged, "line 2 has 1 numbers"),
                          (tmp_path / "none.txt", "no such file")):
-        done = run_nnkit("xo", "convolve", "--image", image, "--kernel", kernel)
+        done = run_in_process(capsys, "xo", "convolve", "--image", image, "--kernel", kernel)
         assert done.returncode != 0 and text in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
-@pytest.fixture(scope="module")
-def trained_xo(tmp_path_factory):
-    output = tmp_path_factory.mktemp("xo-model")
-    done = run_nnkit("xo", "train", "--quiet", "--output", output, *TINY_XO)
-    assert done.returncode == 0, done.stderr
-    return output
-
-
-def test_train_on_generated_cells_then_predict_and_explain(trained_xo, tmp_path):
+def test_train_on_generated_cells_then_predict_and_explain(trained_xo, tmp_path, capsys):
     metadata = json.loads((trained_xo / "metadata.json").read_text())
     assert metadata["data"]["class_names"] == ["x", "o", "none"] and metadata["data"]["source"] == "generated"
     assert metadata["metrics"]["test"]["accuracy"] > 0.5  # 3 epochs on 600 cells: well above a third
     generate(tmp_path / "cells", 3, size=64, seed=99)
-    done = run_nnkit("xo", "predict", *sorted((tmp_path / "cells").glob("*/*.png")), "--model-path", trained_xo, "--json")
+    done = run_in_process(capsys, "xo", "predict", *sorted((tmp_path / "cells").glob("*/*.png")),
+                          "--model-path", trained_xo, "--json")
     assert done.returncode == 0, done.stderr
     assert {r["label"] for r in json.loads(done.stdout)} <= {"x", "o", "none"}
     picture = tmp_path / "explain.png"
-    done = run_nnkit("xo", "explain", tmp_path / "cells" / "x" / "000000.png", "--model-path", trained_xo, "--out", picture)
+    done = run_in_process(capsys, "xo", "explain", tmp_path / "cells" / "x" / "000000.png", "--model-path",
+                          trained_xo, "--out", picture)
     assert done.returncode == 0, done.stderr
     assert picture.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_train_on_any_folder_of_class_folders(tmp_path):
+def test_train_on_any_folder_of_class_folders(tmp_path, capsys):
     from PIL import Image
 
     for name in ("cross", "circle"):
@@ -127,7 +115,7 @@ def test_train_on_any_folder_of_class_folders(tmp_path):
         for index, cell in enumerate(generate_cells("x" if name == "cross" else "o", 10)):
             Image.fromarray(cell).convert("RGB").save(tmp_path / "mine" / name / f"{index}.jpg")
     output = tmp_path / "model"
-    done = run_nnkit("xo", "train", "--quiet", "--data", tmp_path / "mine", "--output", output, *TINY_XO)
+    done = run_in_process(capsys, "xo", "train", "--quiet", "--data", tmp_path / "mine", "--output", output, *TINY_XO)
     assert done.returncode == 0, done.stderr
     assert json.loads((output / "metadata.json").read_text())["data"]["class_names"] == ["circle", "cross"]
 
@@ -136,19 +124,20 @@ def generate_cells(kind, count):
     return [draw_cell(kind, image_rng(11, kind, index), 32) for index in range(count)]
 
 
-def test_train_on_a_user_folder_with_two_classes(tmp_path):
+def test_train_on_a_user_folder_with_two_classes(tmp_path, capsys):
     generate(tmp_path / "mine", 30, size=40, seed=5, classes=["x", "o"])
     (tmp_path / "mine" / "x" / "notes.txt").write_text("ignored: not an image")
     output = tmp_path / "model"
-    done = run_nnkit("xo", "train", "--quiet", "--data", tmp_path / "mine", "--classes", "x,o", "--output", output, *TINY_XO)
+    done = run_in_process(capsys, "xo", "train", "--quiet", "--data", tmp_path / "mine", "--classes", "x,o",
+                          "--output", output, *TINY_XO)
     assert done.returncode == 0, done.stderr
     metadata = json.loads((output / "metadata.json").read_text())
     assert metadata["data"]["class_names"] == ["x", "o"]
     assert metadata["metrics"]["test"]["examples"] == 12  # 20% of 30 per class
 
 
-def test_generate_refuses_unknown_classes(tmp_path):
-    done = run_nnkit("xo", "generate", "--out", tmp_path, "--count", "2", "--classes", "x,triangle")
+def test_generate_refuses_unknown_classes(tmp_path, capsys):
+    done = run_in_process(capsys, "xo", "generate", "--out", tmp_path, "--count", "2", "--classes", "x,triangle")
     assert done.returncode == 2 and "cannot draw class(es) triangle" in done.stderr
     assert not (tmp_path / "x").exists()  # refused before drawing anything
 
