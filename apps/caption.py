@@ -186,6 +186,34 @@ class CaptionTask(Task):
     def make_predictor(self, model, metadata):
         return Captioner(model, metadata["data"], metadata["config"]["decoding"])
 
+    def export_plan(self, model, metadata):
+        from nnkit.caption_text import END, START
+        from nnkit.export_models import BEAM_SEARCH_NOTE, decoder_step_artifact, state_names, uint8_images
+        from nnkit.models.captioning import CaptionDecoder
+        from nnkit.task import ExportArtifact, ExportPlan
+
+        info = metadata["data"]
+        decoder = CaptionDecoder(model, info["model"])
+        size, words = info["image_size"], info["words"]
+        photos = np.random.default_rng(0).integers(0, 256, (3, size, size, 3), dtype=np.uint8)
+        encoder = ExportArtifact(
+            "encoder", uint8_images(decoder.encoder, "image", ["memory", *state_names(decoder.state_count)]),
+            {"image": photos}, f"An RGB photo, uint8 (n, {size}, {size}, 3) -> the memory the decoder attends "
+            "over (n, grid cells, features) and the decoder's first states.")
+        step = decoder_step_artifact(decoder, decoder.encode(photos), len(words), words.index(START))
+        processing = {
+            "image": f"RGB, resized to {size}x{size} with Lanczos filtering (nnkit.data.photos.photo_array)",
+            "memory_mask": "all true: every cell of the grid is real",
+            "words": "metadata.json data.words: id = position; a caption is its words joined by spaces",
+            "start": words.index(START), "end": words.index(END),
+            "never_written": "nnkit sets the logits of ids 0-2 (<pad>, <unk>, <start>) to -1e9 before choosing, "
+                             "and does not let <end> be the first word",
+            "decoding": metadata["config"]["decoding"],
+            "beam_search": "hypotheses ranked by log-probability / ((5 + length) / 6) ** length_penalty (GNMT), at "
+                           "most max_length words (nnkit.decoding.beam_search)",
+        }
+        return ExportPlan([encoder, step], processing, [BEAM_SEARCH_NOTE])
+
     def commands(self):
         return [predict_command(self)]
 

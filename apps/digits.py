@@ -84,6 +84,9 @@ class DigitsTask(ImageClassificationTask):
         info = {"source": source, "class_names": class_names, "input_shape": [28, 28, 1]}
         return Splits(train=train, validation=validation, test=loaded.get("test"), info=info)
 
+    image_preparation = ("Luminance 0..255, made MNIST-like as nnkit.data.images.mnist_style does: light ink on "
+                         "black, the ink fitted into 20x20 pixels and centred by mass in a 28x28 frame")
+
     def normalize(self, gray, info):
         from nnkit.data.images import mnist_style
 

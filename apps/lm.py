@@ -148,6 +148,35 @@ class LanguageModelTask(Task):
     def make_predictor(self, model, metadata):
         return LanguageModelPredictor(self.inference_model(model, metadata["data"]), metadata["data"])
 
+    def export_plan(self, model, metadata):
+        from nnkit.data.corpus import EOS, UNK
+        from nnkit.export_models import named
+        from nnkit.models.language import build_language_model, copy_weights
+        from nnkit.task import ExportArtifact, ExportPlan
+
+        info = metadata["data"]
+        vocabulary = info["vocabulary"]
+        # Stateless: each call reads its window from a zero state, which other runtimes can run
+        # without knowing about the stateful layers' variables.
+        window = build_language_model(info["model"], len(vocabulary), batch_size=None, stateful=False, name="lm_window")
+        copy_weights(model, window)
+        tokens = np.random.default_rng(0).integers(0, len(vocabulary), (3, 12)).astype(np.int32)
+        tokens[:, 0] = vocabulary.index(EOS)
+        artifact = ExportArtifact("model", named(window, ["logits"]), {"tokens": tokens},
+                                  "Word ids (n, window), int32 -> logits (n, window, vocabulary): at each position, "
+                                  "the scores of the next word, from the words of the window so far.")
+        processing = {
+            "words": "split on whitespace, lower-cased when data.lowercase, as nnkit.text.words_for_vocabulary does "
+                     "(edge punctuation and clitics split off, numbers as data.number_token)",
+            "vocabulary": "metadata.json data.vocabulary: id = position; a word it lacks is <unk>",
+            "eos": vocabulary.index(EOS), "unk": vocabulary.index(UNK),
+            "logits": "softmax gives the next word's probabilities",
+        }
+        note = ("The language model is exported as a next-word model over a window: every call starts from a "
+                "zero recurrent state, where nnkit carries the state from call to call. Begin the window with "
+                "<eos> (a sentence start) and the words so far; generating re-reads the window for every new word.")
+        return ExportPlan([artifact], processing, [note])
+
     def commands(self):
         return [predict_command(self), generate_command(self), score_command(self)]
 

@@ -162,7 +162,10 @@ class SlotsTask(Task):
         }
 
     def predict_utterances(self, model, sentences, info):
-        outputs = model.predict(encode_inputs(sentences, info), batch_size=256, verbose=0)
+        from nnkit.prediction import pad_length, predict_rows
+
+        inputs = {name: pad_length(ids) for name, ids in encode_inputs(sentences, info).items()}
+        outputs = predict_rows(model, inputs)
         return decode(outputs, sentences, info)
 
     def evaluate(self, model, test, info):
@@ -185,6 +188,33 @@ class SlotsTask(Task):
 
     def make_predictor(self, model, metadata):
         return SlotPredictor(self, model, metadata)
+
+    def export_plan(self, model, metadata):
+        from nnkit.export_models import named
+        from nnkit.task import ExportArtifact, ExportPlan
+
+        info = metadata["data"]
+        known = info["words"][2:] or ["flight"]
+        # Sentences of different lengths (so padding is checked too), one with a word the model lacks.
+        sentences = [known[:7], [*known[3:5], "zyzzyva"], known[5:6] or known[:1]]
+        inputs = encode_inputs(sentences, info)
+        described = {"words": "(n, words) ids of metadata.json data.words (1: unknown)",
+                     "trigrams": f"(n, words, {info['max_trigrams']}) hashed letter trigrams of each word"}
+        artifact = ExportArtifact("model", named(model), inputs,
+                                  " and ".join(described[name] for name in inputs) + ", int32, 0-padded -> "
+                                  "slots (n, words, tags) and intent (n, intents) probabilities.")
+        processing = {
+            "tokenize": "NFKC, lower case, words as nnkit.text.tokenize finds them (letters and digits, inner "
+                        "apostrophes and dots; a final dot only where data.words has the word with it)",
+            "encoding": info["encoding"], "words": "metadata.json data.words: id = position, 0 padding, 1 unknown",
+            "trigrams": f"per word, its distinct letter trigrams of '#word#' in order, each crc32(utf-8) % "
+                        f"{info['hash_buckets'] - 1} + 1, at most {info['max_trigrams']}, 0-padded "
+                        "(nnkit.text.trigram_ids)",
+            "slots": "per word, the arg-max over data.tags leaving out index 0 (padding): BIO tags",
+            "intent": "the arg-max over data.intents",
+            "tags": info["tags"], "intents": info["intents"],
+        }
+        return ExportPlan([artifact], processing)
 
     def commands(self):
         return [predict_command(self)]

@@ -143,6 +143,35 @@ class TranslateTask(Task):
     def make_predictor(self, model, metadata):
         return Translator(model, metadata["data"], metadata["config"]["decoding"])
 
+    def export_plan(self, model, metadata):
+        from nnkit.export_models import BEAM_SEARCH_NOTE, decoder_step_artifact, named, state_names
+        from nnkit.models.seq2seq import Seq2SeqDecoder
+        from nnkit.task import ExportArtifact, ExportPlan
+        from nnkit.translation_text import BOS, EOS, encode
+
+        info = metadata["data"]
+        decoder = Seq2SeqDecoder(model, info["model"])
+        known = info["source_words"][4:] or ["."]
+        # Sentences of different lengths (so the mask is checked too), one with a word the model lacks.
+        sources = encode([known[:7], [*known[2:4], "Zyzzyva"], known[4:5] or known[:1]], info["source_words"])
+        encoder = ExportArtifact(
+            "encoder", named(decoder.encoder, ["memory", "memory_mask", *state_names(decoder.state_count)]),
+            {"source": sources}, "Source ids (n, length), int32, 0-padded -> the memory the decoder attends over "
+            "(n, length, features), its mask (n, length; false on padding) and the decoder's first states.")
+        step = decoder_step_artifact(decoder, decoder.encode(sources), len(info["target_words"]),
+                                     info["target_words"].index(BOS))
+        processing = {
+            "source": f"Moses tokens of the sentence (sacremoses, language '{info['source_language']}', "
+                      "escape=False) -> ids of metadata.json data.source_words (id = position, 1: unknown)",
+            "target": f"ids of metadata.json data.target_words -> tokens -> Moses detokenizer "
+                      f"('{info['target_language']}'); nnkit replaces <unk> by the source token it attends to most",
+            "bos": info["target_words"].index(BOS), "eos": info["target_words"].index(EOS),
+            "decoding": metadata["config"]["decoding"],
+            "beam_search": "hypotheses ranked by log-probability / ((5 + length) / 6) ** length_penalty (GNMT), at "
+                           "most max_length_ratio x source length + 10 words (nnkit.decoding.beam_search)",
+        }
+        return ExportPlan([encoder, step], processing, [BEAM_SEARCH_NOTE])
+
     def commands(self):
         return [predict_command(self)]
 

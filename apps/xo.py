@@ -98,6 +98,9 @@ class XoTask(ImageClassificationTask):
             return images, np.array([info["class_names"].index(names[label]) for label in labels])
         return super().evaluation_data(config, info, data_dir)
 
+    image_preparation = ("Luminance 0..255 of the cell, resized to the model's side with Lanczos filtering "
+                         "(nnkit.apps.xo.resize_cell), any polarity")
+
     def normalize(self, gray, info):
         return resize_cell(gray, info["input_shape"][0])
 

@@ -47,15 +47,16 @@ def hardware():
     return {"cpu": cpu, "cores": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version()}
 
 
-def write_results(name, results, table_rows, headers):
-    """benchmarks/results/<name>.json and .md, and the README block between the markers."""
+def write_results(name, results, table_rows, headers, notes=""):
+    """benchmarks/results/<name>.json and .md, and the README block between the markers;
+    `notes` (Markdown) follow the table in both."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = {"benchmark": name, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "hardware": hardware(), **results}
     (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in table_rows]
-    table = "\n".join(lines)
+    table = "\n".join(lines) + (f"\n\n{notes.strip()}" if notes else "")
     hardware_line = f"Hardware: {results['hardware']['cpu']}, {results['hardware']['cores']} cores; {results['date']}."
     (RESULTS / f"{name}.md").write_text(f"# {name} benchmark\n\n{table}\n\n{hardware_line}\n")
     readme = ROOT / "README.md"

@@ -8,6 +8,7 @@ import click
 
 from nnkit import __version__
 from nnkit.registry import TASKS, load_task
+from nnkit.serve_command import serve
 
 
 @click.command("env")
@@ -32,7 +33,7 @@ def environment(as_json):
         click.echo(f"{key}: {value}")
 
 
-COMMANDS = {"env": environment}
+COMMANDS = {"env": environment, "serve": serve}
 
 
 class TaskGroups(click.Group):
@@ -58,7 +59,7 @@ class TaskGroups(click.Group):
 @click.group(cls=TaskGroups, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nnkit")
 def cli():
-    """nnkit: ready deep-learning applications. Each task has train, evaluate, predict, tune and info.
+    """nnkit: ready deep-learning applications. Each task has train, evaluate, predict, tune, info and export.
 
     Example: nnkit digits train && nnkit digits predict my_digit.png
     """

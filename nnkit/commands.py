@@ -202,10 +202,11 @@ def info_command(task):
 
 
 def task_group(task, help_text):
+    from nnkit.export_command import export_command  # here, as tune_command: it imports this module
     from nnkit.tune_command import tune_command  # here: it builds on this module's options
 
     group = click.Group(name=task.name, help=help_text)
     for command in (train_command(task), evaluate_command(task), *task.commands(), tune_command(task),
-                    info_command(task)):
+                    info_command(task), export_command(task)):
         group.add_command(command)
     return group

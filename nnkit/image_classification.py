@@ -15,6 +15,8 @@ class ImageClassificationTask(Task):
     # The names of models.vision.ARCHITECTURES, spelled out so that `--help` needs no Keras.
     architectures = ("mlp", "lenet5", "alexnet", "vgg", "resnet", "cnn")
     evaluation_figures = {"confusion_matrix": "Write a confusion-matrix PNG here."}
+    # How a raw image becomes the model's input, for other runtimes (see `export_plan`).
+    image_preparation = ""
 
     def normalize(self, gray, info):
         """Turn a luminance array (0..255, any size) into the model's input image (uint8);
@@ -51,6 +53,20 @@ class ImageClassificationTask(Task):
 
     def make_predictor(self, model, metadata):
         return ImagePredictor(self, model, metadata)
+
+    def export_plan(self, model, metadata):
+        from nnkit.export_models import uint8_images
+        from nnkit.task import ExportArtifact, ExportPlan
+
+        height, width, channels = model.inputs[0].shape[1:]
+        samples = np.random.default_rng(0).integers(0, 256, (4, height, width, channels), dtype=np.uint8)
+        artifact = ExportArtifact("model", uint8_images(model, "image", ["probabilities"]), {"image": samples},
+                                  f"A prepared grayscale image, uint8 (n, {height}, {width}, {channels}) -> "
+                                  "class probabilities (n, classes), in the order of class_names.")
+        processing = {"image": f"{self.image_preparation} (nnkit's predictor does this in Python before the "
+                               "model; the model does its own scaling).",
+                      "class_names": metadata["data"]["class_names"]}
+        return ExportPlan([artifact], processing)
 
     def commands(self):
         return [predict_command(self)]
@@ -100,7 +116,9 @@ class ImagePredictor:
 
     def classify(self, batch, inputs, top_k=1):
         """`predict` for a batch that `preprocess` already made from `inputs`."""
-        probabilities = self.model.predict(batch, verbose=0)
+        from nnkit.prediction import predict_rows
+
+        probabilities = predict_rows(self.model, batch)
         top_k = max(1, min(top_k, len(self.class_names)))
         results = []
         for item, row in zip(inputs, probabilities):

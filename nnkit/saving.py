@@ -38,6 +38,36 @@ def atomic_path(path):
             os.remove(temporary)
 
 
+@contextmanager
+def atomic_directory(path, replace=False):
+    """Yield a temporary directory beside `path`; it becomes `path` only if the block succeeds.
+    An existing `path` that holds files is refused, unless `replace`: then it is swapped out
+    whole at the end, so a failure leaves it as it was."""
+    import shutil
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"'{path}' is a file, not a directory")
+    if path.is_dir() and any(path.iterdir()) and not replace:
+        raise UsageError(f"'{path}' already exists and is not empty (pass --force to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-"))
+    old = None
+    try:
+        yield temporary
+        os.chmod(temporary, 0o777 & ~_umask())  # mkdtemp makes 0700; directories follow the umask
+        if path.exists():
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-old-"))
+            os.replace(path, old)  # onto an empty directory: allowed, and atomic
+        os.replace(temporary, path)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+        if old is not None:
+            if not path.exists():  # the second rename failed: put the old one back
+                os.replace(old, path)
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def _umask():
     current = os.umask(0)
     os.umask(current)
@@ -95,7 +125,8 @@ def load_model(path, expected_task=None):
     import nnkit.layers  # noqa: F401  registers nnkit's custom layers before Keras looks for them
 
     try:
-        model = keras.saving.load_model(resolve_model_file(path), compile=False)
+        # Safe mode, said outright: a saved file must not run code of its own (a Lambda's bytecode).
+        model = keras.saving.load_model(resolve_model_file(path), compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many kinds for damaged archives
         raise NnkitError(f"cannot load the model in '{path}': {type(error).__name__}: {error}")
     return model, metadata

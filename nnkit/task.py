@@ -21,6 +21,29 @@ class Splits:
     extras: dict = field(default_factory=dict)
 
 
+@dataclass
+class ExportArtifact:
+    """One model file `nnkit <task> export` writes: a keras.Model with named inputs and a dict of
+    named outputs, and inputs to check the exported copy against it."""
+
+    name: str  # the file's name without its suffix: "model", "encoder", "decoder_step"
+    model: object
+    sample_inputs: dict  # input name -> array, a few rows
+    description: str
+
+
+@dataclass
+class ExportPlan:
+    """What a task exports: its artifacts, and what another runtime must do around them."""
+
+    artifacts: list
+    # How to prepare the inputs and read the outputs (ids, vocabularies by their place in
+    # metadata.json ...), JSON-able; it goes into the manifest, export.json.
+    processing: dict
+    # What the artifacts leave to the caller (a beam search loop, say): printed and recorded.
+    notes: list = field(default_factory=list)
+
+
 class Task:
     name = ""
     monitor = "val_loss"  # what early stopping and checkpointing watch
@@ -93,6 +116,10 @@ class Task:
 
     def make_predictor(self, model, metadata):
         """A Predictor whose `predict` takes raw user inputs."""
+        raise NotImplementedError
+
+    def export_plan(self, model, metadata):
+        """The `ExportPlan` of a saved model, for `nnkit <task> export`."""
         raise NotImplementedError
 
     def commands(self):

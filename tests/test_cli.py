@@ -21,7 +21,7 @@ def test_help_lists_tasks_without_importing_tensorflow():
 def test_task_help_lists_its_commands():
     done = run_nnkit("digits", "--help")
     assert done.returncode == 0
-    for command in ("train", "evaluate", "predict", "tune", "info"):
+    for command in ("train", "evaluate", "predict", "tune", "info", "export"):
         assert f"  {command} " in done.stdout
 
 

@@ -161,7 +161,6 @@ def test_two_workers_on_localhost_train_one_model(one_device_lenet, tmp_path, mn
     assert correct >= 12
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 def test_jax_mirrored_on_two_cpu_devices_trains_a_model_tensorflow_loads(tmp_path, mnist_pngs):
     output = tmp_path / "jax-mirrored"

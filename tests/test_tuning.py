@@ -130,8 +130,6 @@ def read_trials(directory):
         return list(csv.DictReader(handle))
 
 
-# The other end-to-end searches below cover its path; kept out of the default run for time.
-@pytest.mark.slow
 def test_random_search_end_to_end(tmp_path, mnist_pngs):
     directory, output = tmp_path / "search", tmp_path / "best"
     args = ["digits", "tune", "--max-trials", "3", "--directory", directory, "--output", output,

@@ -83,8 +83,6 @@ def luminance(image):
 
 def mnist_style(gray, box=20, frame=28, ink_threshold=0.2):
     """Normalise a luminance array to a 28x28 uint8 MNIST-like digit (white on black)."""
-    from PIL import Image
-
     gray = np.asarray(gray, dtype=np.float32)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if np.median(border) > 127.5:  # dark ink on light paper: MNIST wants light on dark

@@ -15,8 +15,9 @@ from nnkit.layers import ReversibleEmbedding, Stateful
 from nnkit.models.recurrent import CELL_TYPES, recurrent_layer
 
 
-def build_language_model(model_config, vocabulary_size, batch_size, sequence_length=None, name="lm"):
+def build_language_model(model_config, vocabulary_size, batch_size, sequence_length=None, name="lm", stateful=True):
     """Logits over the vocabulary for every position of (batch_size, sequence_length) word ids.
+    With `stateful=False` every call starts from a zero state, and any batch size will do.
 
     Dropout is "locked" (one mask per sequence for all its steps, as SpatialDropout1D draws it)
     and sits on the embeddings, between layers and before the output, never inside the
@@ -39,8 +40,8 @@ def build_language_model(model_config, vocabulary_size, batch_size, sequence_len
     for depth in range(model_config["layers"]):
         x = keras.layers.SpatialDropout1D(dropout, name=f"dropout_{depth + 1}")(x) if dropout else x
         layer_name = f"{architecture}_{depth + 1}"
-        x = Stateful(recurrent_layer(architecture, model_config["units"], return_state=True, name=layer_name),
-                     name=layer_name)(x)
+        layer = recurrent_layer(architecture, model_config["units"], return_state=stateful, name=layer_name)
+        x = (Stateful(layer, name=layer_name) if stateful else layer)(x)
     x = keras.layers.SpatialDropout1D(dropout, name="dropout_output")(x) if dropout else x
     if model_config["tie_weights"]:
         if model_config["units"] != model_config["embedding_dim"]:

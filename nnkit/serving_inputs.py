@@ -1,0 +1,178 @@
+"""What `nnkit serve` accepts: the body size limit, content types, JSON bodies, uploaded images.
+
+Everything a client can get wrong becomes an HTTPException with a one-line message here,
+before a model sees the request.
+"""
+
+import io
+
+import numpy as np
+from fastapi import HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse
+
+from nnkit.errors import NnkitError
+
+MAX_INPUTS = 256  # images or texts per request
+MAX_BEAMS = 16
+
+
+def error_body(status, message):
+    return {"error": {"status": status, "message": message}}
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a body over `max_bytes`, decided from Content-Length before
+    reading any of it, or (for a chunked body) as soon as the bytes read pass the limit; at most
+    `max_bytes` are ever held. The app then reads the body from memory."""
+
+    def __init__(self, app, max_bytes):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self.too_large(scope, receive, send)
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await self.too_large(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:  # later calls wait for the client to disconnect, as the server's would
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def too_large(self, scope, receive, send):
+        limit = f"{self.max_bytes / 2**20:g} MB" if self.max_bytes >= 2**20 else f"{self.max_bytes:,} bytes"
+        message = f"the request body is larger than the server's limit of {limit}"
+        await JSONResponse(error_body(413, message), status_code=413)(scope, receive, send)
+
+
+def _content_type(request):
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def require_multipart(request: Request):
+    if _content_type(request) != "multipart/form-data":
+        raise HTTPException(415, f"expected multipart/form-data with image files in field 'images', "
+                                 f"got {_content_type(request) or 'no content type'}")
+
+
+async def require_json(request: Request):
+    kind = _content_type(request)
+    if kind != "application/json" and not kind.endswith("+json"):
+        raise HTTPException(415, f"expected a JSON body (application/json), got {kind or 'no content type'}")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt option is an error, not ignored
+
+
+class TextsRequest(Strict):
+    texts: list[str] = Field(min_length=1, max_length=MAX_INPUTS)
+
+
+class TranslateRequest(TextsRequest):
+    beam_size: int | None = Field(None, ge=1, le=MAX_BEAMS)
+    n_best: int = Field(1, ge=1, le=MAX_BEAMS)
+
+
+class NextWordsRequest(Strict):
+    # An empty text asks for the first word of a sentence.
+    texts: list[str] = Field(min_length=1, max_length=MAX_INPUTS)
+    count: int = Field(5, ge=1, le=100)
+
+
+class GenerateRequest(Strict):
+    prompt: str = ""
+    length: int = Field(20, ge=1, le=1000)
+    temperature: float = Field(1.0, ge=0, le=100)
+    top_k: int | None = Field(None, ge=1)
+    seed: int | None = None
+
+
+def nonblank(texts):
+    """The texts, refused (422) where one has nothing to read."""
+    for index, text in enumerate(texts):
+        if not text.strip():
+            raise HTTPException(422, f"texts[{index}] is empty")
+    return texts
+
+
+def check_beams(predictor, beam_size, n_best):
+    """Refuse more best answers than beams (the model's own beam size when none is asked)."""
+    beams = beam_size or predictor.decoding["beam_size"]
+    if n_best > beams:
+        raise HTTPException(422, f"n_best {n_best} needs at least as many beams (beam_size {beams})")
+
+
+def checked_count(uploads):
+    if len(uploads) > MAX_INPUTS:
+        raise HTTPException(422, f"{len(uploads)} images in one request; at most {MAX_INPUTS}")
+    return uploads
+
+
+async def read_uploads(uploads):
+    """[(label, bytes)] of the uploaded files, labelled by file name for error messages."""
+    return [(upload.filename or f"image {index + 1}", await upload.read())
+            for index, upload in enumerate(checked_count(uploads))]
+
+
+def decode_each(uploads, convert):
+    """[convert(PIL image, label)] for uploaded (label, bytes): a file Pillow cannot decode is
+    a 422; what `convert` refuses (a blank digit, say) is the NnkitError it raises, a 400."""
+    from nnkit.data.images import decoded_image
+
+    converted = []
+    for label, data in uploads:
+        decoded = False
+        try:
+            with decoded_image(io.BytesIO(data), label) as image:
+                decoded = True
+                converted.append(convert(image, label))
+        except NnkitError as error:
+            if not decoded:
+                raise HTTPException(422, str(error))
+            raise
+    return converted
+
+
+def classifier_input(predictor):
+    """A decoded image -> the classifier's input, as `ImagePredictor.preprocess` makes it."""
+    from nnkit.data.images import luminance
+
+    def convert(image, label):
+        try:
+            return predictor.task.normalize(luminance(image), predictor.metadata["data"])[..., None]
+        except NnkitError as error:
+            raise NnkitError(f"'{label}': {error}")
+
+    return convert
+
+
+def captioner_input(predictor):
+    """A decoded photo -> the captioner's input, as `Captioner.read` makes it."""
+    from nnkit.data.photos import photo_array
+
+    def convert(image, label):
+        return np.asarray(photo_array(image, predictor.info["image_size"], label))
+
+    return convert

@@ -1,0 +1,1 @@
+"""The demo page `nnkit serve` shows at / (index.html) and its script and styles."""
