@@ -1,6 +1,7 @@
 """Shared fixtures. Tests read real data from $NNKIT_DATA_DIR (CI: ../shared/data) and skip,
 saying why, when it is absent."""
 
+import csv
 import os
 import socket
 import subprocess
@@ -52,6 +53,12 @@ def free_ports(count):
     finally:
         for each in sockets:
             each.close()
+
+
+def epochs_logged(output):
+    """The epochs a training run in `output` has finished, from its training_log.csv."""
+    with open(output / "training_log.csv") as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
 
 
 def run_nnkit(*args, env=None, check=False, cwd=None):

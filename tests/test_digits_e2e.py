@@ -1,7 +1,6 @@
 """Digits end to end, as a user runs it: train through the CLI, then predict, evaluate and
 inspect in fresh processes; the Python API; resuming a killed run; reproducibility."""
 
-import csv
 import json
 import signal
 import subprocess
@@ -12,7 +11,7 @@ import numpy as np
 import pytest
 
 import nnkit
-from conftest import SAMPLES, TINY_TRAINING, data_dir, run_in_process, run_nnkit
+from conftest import SAMPLES, TINY_TRAINING, data_dir, epochs_logged, run_in_process, run_nnkit
 
 
 def test_train_saves_model_metadata_and_logs(trained_digits):
@@ -74,11 +73,6 @@ def test_info_shows_metadata_and_summary(trained_digits, capsys):
     assert done.returncode == 0, done.stderr
     assert "task: digits" in done.stdout and "architecture: cnn" in done.stdout
     assert "Total params" in done.stdout
-
-
-def epochs_logged(output):
-    with open(output / "training_log.csv") as handle:
-        return [int(row["epoch"]) for row in csv.DictReader(handle)]
 
 
 def test_a_killed_run_resumes_from_its_last_epoch(tmp_path, mnist_dir, capsys):

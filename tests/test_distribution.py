@@ -6,11 +6,12 @@ import importlib.util
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 
-from conftest import USER_ENVIRONMENT, data_dir, free_ports, run_in_process, run_nnkit
+from conftest import USER_ENVIRONMENT, data_dir, epochs_logged, free_ports, run_in_process, run_nnkit
 from nnkit.distribution import Plan, choose_plan, parse_devices, read_cluster, write_cluster
 from nnkit.errors import UsageError
 
@@ -127,16 +128,19 @@ def test_mirrored_on_two_cpu_devices_matches_one_device(one_device_lenet, tmp_pa
                                                                     abs=0.01)
 
 
-def test_two_workers_on_localhost_train_one_model(one_device_lenet, tmp_path, mnist_pngs):
-    output = tmp_path / "cluster"
-    cluster = ",".join(f"localhost:{port}" for port in free_ports(2))
+def start_workers(output, epochs, cluster):
     environment = {**USER_ENVIRONMENT, "NNKIT_DATA_DIR": str(data_dir())}
     environment.pop("TF_CONFIG", None)
-    workers = [subprocess.Popen([sys.executable, "-m", "nnkit.cli", "digits", "train", *SMALL_LENET, "--epochs", "2",
-                                 "--output", str(output), "--strategy", "multiworker", "--cluster", cluster,
-                                 "--task-index", str(index)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
-               for index in range(2)]
+    return [subprocess.Popen([sys.executable, "-m", "nnkit.cli", "digits", "train", *SMALL_LENET, "--epochs",
+                              str(epochs), "--output", str(output), "--strategy", "multiworker", "--cluster", cluster,
+                              "--task-index", str(index)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+            for index in range(2)]
+
+
+def test_two_workers_on_localhost_train_one_model(one_device_lenet, tmp_path, mnist_pngs):
+    output = tmp_path / "cluster"
+    workers = start_workers(output, 2, ",".join(f"localhost:{port}" for port in free_ports(2)))
     try:
         results = [worker.communicate(timeout=240) for worker in workers]
     finally:
@@ -159,6 +163,39 @@ def test_two_workers_on_localhost_train_one_model(one_device_lenet, tmp_path, mn
     done = run_in_process(None, "digits", "predict", *paths, "--model-path", output, "--json", check=True)
     correct = sum(int(result["label"]) == label for result, label in zip(json.loads(done.stdout), labels))
     assert correct >= 12
+
+
+def test_a_killed_cluster_resumes_from_its_last_epoch_when_both_workers_restart(tmp_path):
+    """BackupAndRestore on every worker: kill both after an epoch, start both again, and the
+    run goes on from there rather than from the start."""
+    output = tmp_path / "cluster"
+    cluster = ",".join(f"localhost:{port}" for port in free_ports(2))
+    workers = start_workers(output, 3, cluster)
+    deadline = time.time() + 180
+    while time.time() < deadline and not ((output / "training_log.csv").is_file() and epochs_logged(output)):
+        if any(worker.poll() is not None for worker in workers):
+            break
+        time.sleep(0.05)
+    for worker in workers:
+        worker.kill()
+        worker.communicate()
+    killed_after = len(epochs_logged(output))
+    assert 1 <= killed_after < 3 and not (output / "model.keras").exists()
+    assert (output / "backup").is_dir() and (output / "workers" / "1").is_dir()
+
+    workers = start_workers(output, 3, cluster)
+    try:
+        results = [worker.communicate(timeout=240) for worker in workers]
+    finally:
+        for worker in workers:
+            worker.kill()
+    for worker, (_, stderr) in zip(workers, results):
+        assert worker.returncode == 0, stderr
+    assert "Resuming the interrupted run" in results[0][0]
+    metadata = json.loads((output / "metadata.json").read_text())
+    assert metadata["training"]["resumed"] is True
+    assert len(metadata["history"]["loss"]) == 3  # every epoch once, across both starts
+    assert f"weights digest {metadata['training']['weights_digest']}" in results[1][0]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
