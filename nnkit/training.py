@@ -208,9 +208,17 @@ def callbacks_for(task, output, training, timer, splits):
         keras.callbacks.CSVLogger(str(output / TRAINING_LOG), append=True),
         AtomicBackupAndRestore(str(output / BACKUP_DIR), delete_checkpoint=False),
         BestCheckpoint(output / "checkpoints" / "best.keras", monitor, mode),
-        keras.callbacks.TensorBoard(str(output / "logs")),
+        *tensorboard_callbacks(output),
         *schedule_callbacks(training, monitor, mode),
     ]
+
+
+def tensorboard_callbacks(output):
+    """TensorBoard logs, where TensorFlow (their writer) is installed: a JAX or torch machine
+    without it (a GPU box, say) trains all the same, without them."""
+    from importlib.util import find_spec
+
+    return [keras.callbacks.TensorBoard(str(output / "logs"))] if find_spec("tensorflow") else []
 
 
 def check_training(training):

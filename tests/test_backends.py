@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import USER_ENVIRONMENT, data_dir, run_in_process, run_nnkit
+from conftest import ROOT, TINY_TRAINING, USER_ENVIRONMENT, data_dir, run_in_process, run_nnkit
 
 TOLERANCE = 1e-5  # probabilities; labels and tags must be identical
 
@@ -118,3 +118,39 @@ def test_a_language_model_saved_under_tensorflow_generates_the_same_under_jax(tr
     under_jax = json.loads(run_nnkit(*generate, env=environment, check=True).stdout)
     assert under_jax["words"] == under_tensorflow["words"]
     assert len(set(under_tensorflow["words"])) > 2  # a sentence or two, not one word over and over
+
+
+# Runs the CLI as if TensorFlow were not installed (a GPU machine with JAX only): importing it
+# fails and looking it up finds nothing.
+WITHOUT_TENSORFLOW = """
+import importlib.util, sys
+
+class NoTensorFlow:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "tensorflow":
+            raise ModuleNotFoundError(f"No module named {name!r}")
+
+sys.meta_path.insert(0, NoTensorFlow())
+find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, package=None: (
+    None if name.split(".")[0] == "tensorflow" else find_spec(name, package))
+from nnkit.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_jax_trains_and_predicts_without_tensorflow(tmp_path, mnist_dir):
+    environment = {**USER_ENVIRONMENT, "NNKIT_DATA_DIR": str(data_dir()), **backend_environment("jax")}
+    environment.pop("NNKIT_DEBUG", None)
+    output = tmp_path / "model"
+
+    def nnkit(*args):
+        return subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, *map(str, args)], capture_output=True,
+                              text=True, env=environment)
+
+    done = nnkit("digits", "train", "--quiet", "--output", output, "--model", "mlp", *TINY_TRAINING)
+    assert done.returncode == 0, done.stderr
+    assert (output / "model.keras").is_file() and not (output / "logs").exists()  # no TensorBoard writer
+    done = nnkit("digits", "predict", "--model-path", output, "--json", ROOT / "tests" / "data" / "digits")
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)) == 4
