@@ -1,10 +1,9 @@
 """One thread per served model runs every call to it, merging the requests that wait into one batch.
 
 A Keras model is not safe to call from many threads at once, and each call has a fixed cost
-(`model.predict` sets up a data pipeline: about 0.1 s on a 2-core CPU, whether it reads one
-image or a hundred). So the requests for one model queue up while it works, and when it is
-free it takes all that wait, asks for the same thing (the same function and options) and
-runs them as one batch. Nothing waits on purpose for a batch to fill: an idle model answers
+(dispatch, and the Python around it), much the same for one image as for a hundred. So the
+requests for one model queue up while it works, and when it is free it takes all that wait,
+asks for the same thing (the same function and options) and runs them as one batch. Nothing waits on purpose for a batch to fill: an idle model answers
 at once, a busy one answers many requests per call.
 """
 
