@@ -200,6 +200,7 @@ class Translator:
         """One dict per sentence: its tokens and `n_best` translations (text, tokens,
         log-probability, length-normalised score, attention rows), best first."""
         from nnkit.decoding import beam_search
+        from nnkit.prediction import pad_length
         from nnkit.translation_text import BOS, EOS, decode, detokenize, encode, tokenize
 
         beam_size = beam_size or self.decoding["beam_size"]
@@ -216,7 +217,7 @@ class Translator:
         for start in range(0, len(by_length), batch_size):
             batch = by_length[start: start + batch_size]
             ids = encode([tokens[i] for i in batch], self.info["source_words"])
-            ids = np.pad(ids, ((0, 0), (0, -ids.shape[1] % 8)))  # few distinct shapes to compile
+            ids = pad_length(ids)  # few distinct shapes to compile
             max_length = int(self.decoding["max_length_ratio"] * ids.shape[1]) + 10
             found = beam_search(self.decoder, ids, target_words.index(BOS), target_words.index(EOS), max_length,
                                 beam_size=beam_size, alpha=self.decoding["length_penalty"], n_best=n_best)

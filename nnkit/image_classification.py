@@ -99,11 +99,16 @@ class ImagePredictor:
                     gray = gray[..., :3].mean(axis=-1) if gray.shape[-1] != 1 else gray[..., 0]
                 if gray.ndim != 2 or min(gray.shape) < 1:
                     raise UsageError(f"expected a 2-D grayscale or an RGB image array, got shape {gray.shape}")
-            try:
-                batch.append(self.task.normalize(gray, self.metadata["data"]))
-            except NnkitError as error:
-                raise NnkitError(f"{name}: {error}")
-        return np.stack(batch)[..., None]
+            batch.append(self.prepare(gray, name))
+        return np.stack(batch)
+
+    def prepare(self, gray, name):
+        """A luminance array -> the model's input image (height, width, 1); `name` says which
+        input an error is about."""
+        try:
+            return self.task.normalize(gray, self.metadata["data"])[..., None]
+        except NnkitError as error:
+            raise NnkitError(f"{name}: {error}")
 
     def predict(self, inputs, top_k=1):
         """One dict per input: the label, its probability and the `top_k` best classes."""

@@ -160,10 +160,7 @@ def classifier_input(predictor):
     from nnkit.data.images import luminance
 
     def convert(image, label):
-        try:
-            return predictor.task.normalize(luminance(image), predictor.metadata["data"])[..., None]
-        except NnkitError as error:
-            raise NnkitError(f"'{label}': {error}")
+        return predictor.prepare(luminance(image), f"'{label}'")
 
     return convert
 

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,16 @@ def epochs_logged(output):
     """The epochs a training run in `output` has finished, from its training_log.csv."""
     with open(output / "training_log.csv") as handle:
         return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def wait_for_an_epoch(output, processes, timeout):
+    """Until the training run in `output` has finished an epoch, one of the `processes` running
+    it has ended, or `timeout` seconds have passed."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and not ((output / "training_log.csv").is_file() and epochs_logged(output)):
+        if any(process.poll() is not None for process in processes):
+            return
+        time.sleep(0.05)
 
 
 def run_nnkit(*args, env=None, check=False, cwd=None):

@@ -5,13 +5,12 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 import nnkit
-from conftest import SAMPLES, TINY_TRAINING, data_dir, epochs_logged, run_in_process, run_nnkit
+from conftest import SAMPLES, TINY_TRAINING, data_dir, epochs_logged, run_in_process, run_nnkit, wait_for_an_epoch
 
 
 def test_train_saves_model_metadata_and_logs(trained_digits):
@@ -81,9 +80,7 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path, mnist_dir, capsys):
     command = [sys.executable, "-m", "nnkit.cli", *map(str, args)]
     env = {"NNKIT_DATA_DIR": str(data_dir()), "PATH": "/usr/bin:/bin"}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and not ((output / "training_log.csv").is_file() and epochs_logged(output)):
-        time.sleep(0.05)
+    wait_for_an_epoch(output, [process], timeout=120)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (output / "model.keras").exists() and (output / "backup").is_dir()

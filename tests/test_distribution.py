@@ -6,12 +6,11 @@ import importlib.util
 import json
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
-from conftest import USER_ENVIRONMENT, data_dir, epochs_logged, free_ports, run_in_process, run_nnkit
+from conftest import USER_ENVIRONMENT, data_dir, epochs_logged, free_ports, run_in_process, run_nnkit, wait_for_an_epoch
 from nnkit.distribution import Plan, choose_plan, parse_devices, read_cluster, write_cluster
 from nnkit.errors import UsageError
 
@@ -138,9 +137,8 @@ def start_workers(output, epochs, cluster):
             for index in range(2)]
 
 
-def test_two_workers_on_localhost_train_one_model(one_device_lenet, tmp_path, mnist_pngs):
-    output = tmp_path / "cluster"
-    workers = start_workers(output, 2, ",".join(f"localhost:{port}" for port in free_ports(2)))
+def finished(workers):
+    """The workers' standard outputs, once all have exited successfully."""
     try:
         results = [worker.communicate(timeout=240) for worker in workers]
     finally:
@@ -148,7 +146,12 @@ def test_two_workers_on_localhost_train_one_model(one_device_lenet, tmp_path, mn
             worker.kill()
     for worker, (_, stderr) in zip(workers, results):
         assert worker.returncode == 0, stderr
-    (chief_out, _), (other_out, _) = results
+    return [stdout for stdout, _ in results]
+
+
+def test_two_workers_on_localhost_train_one_model(one_device_lenet, tmp_path, mnist_pngs):
+    output = tmp_path / "cluster"
+    chief_out, other_out = finished(start_workers(output, 2, ",".join(f"localhost:{port}" for port in free_ports(2))))
     metadata = json.loads((output / "metadata.json").read_text())
     digest = metadata["training"]["weights_digest"]
     assert f"Worker 1 of 2 finished (weights digest {digest})" in other_out  # identical weights on both
@@ -171,11 +174,7 @@ def test_a_killed_cluster_resumes_from_its_last_epoch_when_both_workers_restart(
     output = tmp_path / "cluster"
     cluster = ",".join(f"localhost:{port}" for port in free_ports(2))
     workers = start_workers(output, 3, cluster)
-    deadline = time.time() + 180
-    while time.time() < deadline and not ((output / "training_log.csv").is_file() and epochs_logged(output)):
-        if any(worker.poll() is not None for worker in workers):
-            break
-        time.sleep(0.05)
+    wait_for_an_epoch(output, workers, timeout=180)
     for worker in workers:
         worker.kill()
         worker.communicate()
@@ -183,19 +182,12 @@ def test_a_killed_cluster_resumes_from_its_last_epoch_when_both_workers_restart(
     assert 1 <= killed_after < 3 and not (output / "model.keras").exists()
     assert (output / "backup").is_dir() and (output / "workers" / "1").is_dir()
 
-    workers = start_workers(output, 3, cluster)
-    try:
-        results = [worker.communicate(timeout=240) for worker in workers]
-    finally:
-        for worker in workers:
-            worker.kill()
-    for worker, (_, stderr) in zip(workers, results):
-        assert worker.returncode == 0, stderr
-    assert "Resuming the interrupted run" in results[0][0]
+    chief_out, other_out = finished(start_workers(output, 3, cluster))
+    assert "Resuming the interrupted run" in chief_out
     metadata = json.loads((output / "metadata.json").read_text())
     assert metadata["training"]["resumed"] is True
     assert len(metadata["history"]["loss"]) == 3  # every epoch once, across both starts
-    assert f"weights digest {metadata['training']['weights_digest']}" in results[1][0]
+    assert f"weights digest {metadata['training']['weights_digest']}" in other_out
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
