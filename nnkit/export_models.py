@@ -24,6 +24,15 @@ def named(model, output_names=None):
     return keras.Model({tensor.name: tensor for tensor in model.inputs}, outputs, name=model.name)
 
 
+def inference_graph(model):
+    """`model` with every layer fixed in inference mode. An exporter traces the model called
+    without `training`, and then a layer whose own default is training (the random
+    augmentation layers) would rotate and shift every image in the exported graph."""
+    inputs = {name: keras.Input(shape=tensor.shape[1:], dtype=tensor.dtype, name=name)
+              for name, tensor in model.input.items()}
+    return keras.Model(inputs, model(inputs, training=False), name=model.name)
+
+
 def uint8_images(model, input_name, output_names):
     """`model`, whose one input is pixels 0..255 as floats, taking them as uint8 instead: what
     an image decoder produces, and a quarter of the bytes."""

@@ -79,6 +79,8 @@ def export_artifact(artifact, format_name, directory, tolerance, batch_size):
     """Convert one artifact, run it in its runtime and compare; its manifest entry."""
     import keras
 
+    from nnkit.export_models import inference_graph
+
     model, form = artifact.model, FORMATS[format_name]
     if not isinstance(model.input, dict):
         raise ValueError(f"export artifact '{artifact.name}' must take a dict of named inputs")
@@ -95,7 +97,8 @@ def export_artifact(artifact, format_name, directory, tolerance, batch_size):
         options["target_spec"] = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
     with quiet() as log:
         try:
-            model.export(str(path), format=form.keras_name, input_signature=signature, verbose=False, **options)
+            inference_graph(model).export(str(path), format=form.keras_name, input_signature=signature,
+                                          verbose=False, **options)
         except Exception as error:
             raise NnkitError(f"cannot convert '{artifact.name}' to {format_name}: {reason(error, log)}")
         expected = model.predict_on_batch(samples)

@@ -77,6 +77,22 @@ def test_exported_digit_classifier_predicts_what_nnkit_predicts(capsys, tmp_path
     assert labels == [result["label"] for result in predictor.predict(paths)]
 
 
+@pytest.mark.parametrize("format_name", ["savedmodel", "onnx"])
+def test_a_model_with_augmentation_layers_exports_them_switched_off(capsys, tmp_path, trained_digits, format_name):
+    """The default configs rotate, shift and zoom training images inside the model; the exported
+    graph must leave images as they are, as Keras's predict does."""
+    from nnkit.apps.digits import TASK
+    from nnkit.config import load_config
+    from nnkit.saving import read_metadata, save_model
+
+    metadata = read_metadata(trained_digits)
+    config = load_config("digits", overrides=["model.width=4", "model.dense_units=8"])  # default augmentation
+    assert config["augmentation"]["rotation_degrees"] > 0 and config["augmentation"]["shift"] > 0
+    model = TASK.build_model(config, metadata["data"])
+    save_model(model, tmp_path / "augmented", {**metadata, "config": config})
+    exported(capsys, "digits", tmp_path / "augmented", tmp_path / "exported", format_name)
+
+
 def test_exported_xo_classifier_runs_in_tensorflow(capsys, tmp_path, trained_xo):
     from nnkit.saving import load_predictor
 
