@@ -57,8 +57,8 @@ def models_folder(given, work):
 
 def request_bodies(count=200):
     """(digit PNGs, ATIS test sentences) to send, from the test splits."""
-    from nnkit.apps.digits import load_mnist_split
-    from nnkit.data.slot_files import atis_folder, read_split
+    from nnkit.apps.digits.task import load_mnist_split
+    from nnkit.apps.slots.data import atis_folder, read_split
 
     images, _ = load_mnist_split(data_dir(), "test")
     pngs = []

@@ -30,7 +30,7 @@ def decode_test_split(model_path, beam_size):
     import_keras_quietly()
     import sacrebleu
 
-    from nnkit.apps.translate import read_pairs
+    from nnkit.apps.translate.task import read_pairs
     from nnkit.saving import load_predictor, read_metadata
 
     translator = load_predictor(model_path, expected_task="translate")

@@ -12,9 +12,9 @@ def set_seed(seed):
 
     keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
-        from nnkit import tensorflow_runtime
+        import tensorflow as tf
 
-        tensorflow_runtime.enable_determinism()
+        tf.config.experimental.enable_op_determinism()
 
 
 def versions():

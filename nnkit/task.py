@@ -1,11 +1,27 @@
-"""The contract every application implements.
+"""The contract every task implements, in one place.
 
-A task knows its data, how to build its model, how to score it and how to turn raw user input
-into predictions. Everything else (configs, training wiring, saving, the CLI) is shared, so
-knowing one app means knowing them all.
+A task is a folder, `apps/<name>/` (or a package of its own, registered through the `nnkit.tasks`
+entry point group): a `Task` subclass and what only it uses. It declares its name, description,
+architectures, the data layout it reads and the rules of its config; it knows how to read its
+data, build, score and export its model, and turn raw user input into predictions (a
+`Predictor`); it may add CLI commands, HTTP endpoints and a web panel. Everything else (configs,
+training, tuning, saving, export, serving, the CLI) is shared, so knowing one task means knowing
+them all. tests/test_contract.py checks every registered task against this file.
 """
 
 from dataclasses import dataclass, field
+from importlib import resources
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """A saved model that takes raw user inputs. The same call for every task, in the Python
+    API, the CLI and the server: a list of inputs (file paths, images, arrays or texts, as the
+    task reads them) and the task's options (top_k, beam_size, count ...), one JSON-able dict
+    per input, in order. Bad inputs raise nnkit.errors.UsageError with one line."""
+
+    def predict(self, inputs: list, **options) -> list: ...
 
 
 @dataclass
@@ -46,6 +62,11 @@ class ExportPlan:
 
 class Task:
     name = ""
+    description = ""  # one line, as `nnkit --help` lists it
+    architectures = ()  # the choices of model.architecture (--model), spelled out so --help needs no Keras
+    # What `--data DIR` must hold, for help texts and for the one line that says what is missing:
+    # DIR may be the dataset's own folder or a folder that holds it (nnkit.data.files.locate).
+    data_layout = ""
     monitor = "val_loss"  # what early stopping and checkpointing watch
     monitor_mode = "min"  # whether a lower or a higher `monitor` is better
     stateful = False  # stateful recurrent layers: training resets them each epoch and before validation
@@ -58,6 +79,14 @@ class Task:
     evaluation_figures = {}
     # Extra `evaluate` options that override a config key, as train_flags do (a beam size, say).
     evaluation_options = {}
+
+    def defaults_file(self):
+        """The task's YAML defaults and search space (a path or importlib.resources Traversable)."""
+        return resources.files("nnkit.configs").joinpath(f"{self.name}.yaml")
+
+    def check_config(self, config):
+        """Reject what the config's types cannot say: ranges, choices, rules across keys. Raise
+        nnkit.errors.UsageError naming the key; runs before any data is read or model built."""
 
     def load_data(self, config, data_dir=None, splits=("train", "test")):
         """Return `Splits` for `config`; only the splits named are read."""
@@ -115,7 +144,7 @@ class Task:
         raise NotImplementedError
 
     def make_predictor(self, model, metadata):
-        """A Predictor whose `predict` takes raw user inputs."""
+        """A `Predictor` (see above) for a loaded model and its metadata."""
         raise NotImplementedError
 
     def export_plan(self, model, metadata):
@@ -125,3 +154,14 @@ class Task:
     def commands(self):
         """Task-specific click commands (predict takes images for one task, text for another)."""
         return []
+
+    def routes(self, serving):
+        """This task's endpoints for `nnkit serve`, POST /v1/<name>/<action>, as a
+        fastapi.APIRouter built with the helpers of nnkit.serving.app passed as `serving`.
+        The default is the generic one: POST /v1/<name>/predict with a JSON body
+        {"inputs": [...], "options": {...}} answered by `Predictor.predict`."""
+        return serving.generic_routes(self)
+
+    # The web page's panel for this task: the path of a JavaScript file that defines it, or None
+    # for the generic panel (a text box per input, the answer shown as JSON).
+    web_panel = None

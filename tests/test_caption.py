@@ -9,8 +9,8 @@ from PIL import Image
 
 from conftest import data_dir, run_in_process
 from tiny_models import photo
-from nnkit.caption_text import caption_words, corpus_bleu
-from nnkit.data.flickr8k import ImageStore, load_photos, read_captions, read_split
+from nnkit.apps.caption.text import caption_words, corpus_bleu
+from nnkit.apps.caption.data import ImageStore, load_photos, read_captions, read_split
 from nnkit.data.photos import read_photo
 from nnkit.errors import NnkitError, UsageError
 
@@ -78,7 +78,7 @@ def test_malformed_captions_file_names_the_line(tmp_path):
 @pytest.mark.parametrize("encoder, grid", [("small-cnn", (16, 64)), ("resnet", (16, 64)),
                                            ("keras-app:MobileNetV2", (4, 1280))])
 def test_encoder_grid_shapes(encoder, grid):
-    from nnkit.models.captioning import build_image_encoder
+    from nnkit.apps.caption.model import build_image_encoder
 
     model = build_image_encoder({"encoder": encoder, "encoder_width": 8}, 64, weights=None)
     assert tuple(model.output.shape[1:]) == grid
@@ -87,7 +87,7 @@ def test_encoder_grid_shapes(encoder, grid):
 
 @pytest.mark.parametrize("encoder", ["inception", "keras-app:NoSuchNet", "keras-app:decode_predictions"])
 def test_unknown_encoders_are_refused(encoder):
-    from nnkit.models.captioning import build_image_encoder
+    from nnkit.apps.caption.model import build_image_encoder
 
     with pytest.raises(UsageError, match="unknown encoder"):
         build_image_encoder({"encoder": encoder, "encoder_width": 8}, 64)
@@ -105,7 +105,7 @@ def test_imagenet_preprocessing_modes():
 def test_decoder_attends_over_every_grid_cell_and_never_writes_specials():
     import keras
 
-    from nnkit.models.captioning import CaptionDecoder, build_caption_trainer, build_captioner, build_image_encoder
+    from nnkit.apps.caption.model import CaptionDecoder, build_caption_trainer, build_captioner, build_image_encoder
 
     keras.utils.set_random_seed(0)
     config = {"encoder": "small-cnn", "encoder_width": 4, "architecture": "lstm", "attention": "bahdanau",

@@ -75,7 +75,7 @@ def test_merge_does_not_modify_its_input():
 def test_optimizer_follows_momentum_and_both_clipping_keys():
     import keras
 
-    from nnkit.training import make_optimizer
+    from nnkit.training.run import make_optimizer
 
     training = load_config("lm")["training"]  # plain SGD, clipped by the global norm
     optimizer = make_optimizer(training, steps_per_epoch=10)

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from nnkit.decoding import beam_search, greedy_search, length_normalised
+from nnkit.models.decoding import beam_search, greedy_search, length_normalised
 
 BOS, EOS = 1, 2
 

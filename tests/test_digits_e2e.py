@@ -111,7 +111,7 @@ def test_resuming_with_another_config_is_refused(tmp_path, capsys):
 def test_same_seed_same_metrics(tmp_path, mnist_dir):
     from nnkit.config import load_config
     from nnkit.registry import load_task
-    from nnkit.training import train
+    from nnkit.training.run import train
 
     overrides = ["training.epochs=1", "data.train_limit=600", "data.test_limit=200", "model.width=4",
                  "model.dense_units=16", "training.warmup_epochs=0"]

@@ -91,7 +91,7 @@ def test_bad_distribution_options_get_one_line(capsys, monkeypatch, args, messag
 
 def test_the_batch_must_split_evenly_and_stateful_models_stay_on_one_device():
     from nnkit.registry import load_task
-    from nnkit.training import check_replicas
+    from nnkit.training.run import check_replicas
 
     four = Plan("mirrored", ("gpu:0", "gpu:1", "gpu:2", "gpu:3"))
     with pytest.raises(UsageError, match="does not split evenly across 4 replicas; make it a multiple of 4"):

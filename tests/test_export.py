@@ -81,7 +81,7 @@ def test_exported_digit_classifier_predicts_what_nnkit_predicts(capsys, tmp_path
 def test_a_model_with_augmentation_layers_exports_them_switched_off(capsys, tmp_path, trained_digits, format_name):
     """The default configs rotate, shift and zoom training images inside the model; the exported
     graph must leave images as they are, as Keras's predict does."""
-    from nnkit.apps.digits import TASK
+    from nnkit.apps.digits.task import TASK
     from nnkit.config import load_config
     from nnkit.saving import read_metadata, save_model
 
@@ -105,7 +105,7 @@ def test_exported_xo_classifier_runs_in_tensorflow(capsys, tmp_path, trained_xo)
 
 
 def test_exported_slot_filler_tags_as_nnkit_does(capsys, tmp_path, trained_slots):
-    from nnkit.apps.slots import encode_inputs
+    from nnkit.apps.slots.task import encode_inputs
     from nnkit.saving import load_predictor
 
     manifest, _ = exported(capsys, "slots", trained_slots, tmp_path / "slots", "litert")
@@ -158,7 +158,7 @@ def greedy(encoded, step, start, end, max_length=30, forbidden=(), min_length=0)
 
 def test_exported_translator_encoder_and_step_decode_as_nnkit_does(capsys, tmp_path, trained_translator):
     from nnkit.saving import load_predictor
-    from nnkit.translation_text import encode, tokenize
+    from nnkit.text.sentences import encode, tokenize
 
     manifest, done = exported(capsys, "translate", trained_translator, tmp_path / "translate", "onnx")
     assert [artifact["file"] for artifact in manifest["artifacts"]] == ["encoder.onnx", "decoder_step.onnx"]
@@ -243,9 +243,9 @@ def test_export_needs_the_tensorflow_backend(capsys, tmp_path, trained_digits, m
 
 
 def test_export_names_what_a_format_lacks(capsys, tmp_path, trained_digits, monkeypatch):
-    import nnkit.tensorflow_export
+    import nnkit.export.formats
 
-    monkeypatch.setattr(nnkit.tensorflow_export, "missing_packages", lambda format_name: ["ai_edge_litert"])
+    monkeypatch.setattr(nnkit.export.formats, "missing_packages", lambda format_name: ["ai_edge_litert"])
     done = run_in_process(capsys, "digits", "export", "--model-path", trained_digits, "--format", "litert",
                           "--out", tmp_path / "out")
     assert done.returncode == 1 and "needs ai_edge_litert: pip install 'nnkit[export]'" in done.stderr

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import data_dir, run_in_process
 from tiny_models import SENTENCES, TINY_LM
-from nnkit.data.corpus import EOS, bptt_windows, build_vocabulary, hold_out, read_lines, word_stream
+from nnkit.apps.lm.data import EOS, bptt_windows, build_vocabulary, hold_out, read_lines, word_stream
 from nnkit.errors import UsageError
 
 def tiny_model_config(**changes):
@@ -68,7 +68,7 @@ def test_read_lines_names_the_line_of_a_non_utf8_byte(tmp_path):
 
 def fixed_distribution_model(probabilities, batch_size=1):
     """A model that predicts `probabilities` whatever it has read: zero output kernel, log-p bias."""
-    from nnkit.models.language import build_language_model
+    from nnkit.apps.lm.model import build_language_model
 
     model = build_language_model(tiny_model_config(), len(probabilities), batch_size)
     kernel, _ = model.get_layer("logits").get_weights()
@@ -77,7 +77,7 @@ def fixed_distribution_model(probabilities, batch_size=1):
 
 
 def test_perplexity_of_a_hand_made_corpus_with_known_probabilities():
-    from nnkit.generation import perplexity, stream_log_probabilities
+    from nnkit.apps.lm.generation import perplexity, stream_log_probabilities
 
     model = fixed_distribution_model([0.5, 0.25, 0.125, 0.125])
     ids = [0, 1, 2, 3, 0, 0]  # predicted: 1, 2, 3, 0, 0
@@ -89,8 +89,8 @@ def test_perplexity_of_a_hand_made_corpus_with_known_probabilities():
 
 
 def test_windowed_scoring_carries_the_state_across_windows():
-    from nnkit.generation import stream_log_probabilities
-    from nnkit.models.language import build_language_model
+    from nnkit.apps.lm.generation import stream_log_probabilities
+    from nnkit.apps.lm.model import build_language_model
 
     import keras
 
@@ -105,7 +105,8 @@ def test_windowed_scoring_carries_the_state_across_windows():
 def test_language_model_saves_reloads_and_predicts_identically(tmp_path, tie_weights, units):
     import keras
 
-    from nnkit.models.language import build_language_model, copy_weights, reset_states
+    from nnkit.apps.lm.model import build_language_model, copy_weights
+    from nnkit.layers.stateful import reset_states
     from nnkit.saving import load_model, save_model
 
     keras.utils.set_random_seed(0)
@@ -127,7 +128,7 @@ def test_language_model_saves_reloads_and_predicts_identically(tmp_path, tie_wei
 
 
 def test_choose_next_is_greedy_at_temperature_zero_and_respects_top_k():
-    from nnkit.generation import choose_next
+    from nnkit.apps.lm.generation import choose_next
 
     logits = np.log([0.1, 0.6, 0.3])
     rng = np.random.default_rng(0)
@@ -149,7 +150,7 @@ class CountingModel:
 
 
 def test_generation_feeds_one_word_per_step_after_the_prompt():
-    from nnkit.generation import generate
+    from nnkit.apps.lm.generation import generate
 
     model = CountingModel(10)
     generated = generate(model, [0, 4, 5, 6], length=5, temperature=0)
@@ -233,7 +234,7 @@ def test_predict_lists_the_likeliest_next_words(trained_lm, capsys):
 
 
 def test_bad_corpora_get_one_line(tmp_path, capsys):
-    from nnkit.apps.lm import TASK
+    from nnkit.apps.lm.task import TASK
     from nnkit.config import load_config
 
     empty = tmp_path / "empty.txt"

@@ -32,7 +32,7 @@ def test_every_architecture_trains_saves_and_reloads(architecture, normalization
 
 
 def test_cli_choices_name_every_architecture():
-    from nnkit.image_classification import ImageClassificationTask
+    from nnkit.families.image_classification import ImageClassificationTask
 
     assert ImageClassificationTask.architectures == tuple(ARCHITECTURES)
 

@@ -42,7 +42,7 @@ def models_dir(tmp_path_factory, request):
 def client(models_dir):
     from fastapi.testclient import TestClient
 
-    from nnkit.serving import create_app
+    from nnkit.serving.app import create_app
 
     with TestClient(create_app(models_dir)) as client:
         yield client
@@ -89,7 +89,7 @@ def png_bytes(image):
 
 
 def xo_cells():
-    from nnkit.data.xo_drawing import draw_cell, image_rng
+    from nnkit.apps.xo.drawing import draw_cell, image_rng
 
     return [Image.fromarray(draw_cell(kind, image_rng(7, kind, 0))) for kind in ("x", "o", "none")]
 
@@ -189,7 +189,7 @@ def test_concurrent_requests_answer_as_single_ones(client, models_dir):
 
 
 def test_worker_merges_waiting_requests_and_isolates_a_failing_one():
-    from nnkit.serving_batches import ModelWorker
+    from nnkit.serving.batches import ModelWorker
 
     calls, release = [], threading.Event()
 
@@ -279,7 +279,7 @@ def test_loading_skips_models_that_fail_and_safe_mode_refuses_code(tmp_path, tra
 
     from nnkit.errors import NnkitError
     from nnkit.saving import save_model
-    from nnkit.serving import load_models
+    from nnkit.serving.app import load_models
 
     (tmp_path / "xo").symlink_to(trained_xo, target_is_directory=True)
     (tmp_path / "broken").mkdir()
@@ -306,7 +306,7 @@ def test_loading_skips_models_that_fail_and_safe_mode_refuses_code(tmp_path, tra
 def test_default_model_and_model_query():
     from fastapi import HTTPException
 
-    from nnkit.serving import pick_model
+    from nnkit.serving.app import pick_model
 
     models = {name: SimpleNamespace(name=name, task=task) for name, task in
               (("xo", "xo"), ("xo-big", "xo"), ("a", "slots"), ("b", "slots"))}

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import run_in_process
-from nnkit.data.slot_files import read_split
+from nnkit.apps.slots.data import read_split
 from nnkit.errors import UsageError
-from nnkit.slot_metrics import slot_metrics
+from nnkit.apps.slots.metrics import slot_metrics
 
 def write_split(folder, words, tags, intents):
     folder.mkdir(parents=True, exist_ok=True)
@@ -142,10 +142,10 @@ def test_training_files_with_mismatched_counts_fail_clearly(tmp_path, capsys):
 ])
 def test_every_slot_filler_saves_reloads_and_predicts_alike(tmp_path, cell_type, encoding, bidirectional,
                                                             joint, attention, decision):
-    from nnkit.apps.slots import encode_inputs, encode_targets
+    from nnkit.apps.slots.task import encode_inputs, encode_targets
     from harness import check_save_reload_predict
-    from nnkit.data.slot_files import Utterances
-    from nnkit.models.tagging import build_slot_filler
+    from nnkit.apps.slots.data import Utterances
+    from nnkit.apps.slots.model import build_slot_filler
 
     info = {"encoding": encoding, "words": ["<pad>", "<unk>", "to", "denver", "from"], "hash_buckets": 64,
             "max_trigrams": 8, "tags": ["<pad>", "O", "B-toloc.city_name"], "intents": ["atis_flight", "atis_city"]}

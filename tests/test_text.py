@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from nnkit.layers import HashedWordEmbedding, MaskedPooling, OneHot
-from nnkit.text import Vocabulary, hash_sentences, letter_trigrams, pad, tokenize, trigram_ids
+from nnkit.text.words import Vocabulary, hash_sentences, letter_trigrams, pad, tokenize, trigram_ids
 
 
 def test_tokenize_lowercases_and_drops_punctuation():

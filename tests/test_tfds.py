@@ -22,7 +22,7 @@ def test_load_image_classification_from_mock_data():
 def test_digits_trains_on_a_tfds_source(tmp_path):
     from nnkit.config import load_config
     from nnkit.registry import load_task
-    from nnkit.training import train
+    from nnkit.training.run import train
 
     config = load_config("digits", overrides=["data.source=tfds:mnist", "training.epochs=1", "model.width=4",
                                               "model.dense_units=8", "training.warmup_epochs=0"])

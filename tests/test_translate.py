@@ -7,7 +7,7 @@ import pytest
 
 from conftest import data_dir, run_in_process
 from tiny_models import PAIRS
-from nnkit.data.parallel import file_pairs, hold_out
+from nnkit.apps.translate.data import file_pairs, hold_out
 from nnkit.errors import UsageError
 
 def tiny_config(**changes):
@@ -33,7 +33,7 @@ def test_attention_weights_sum_to_one_and_skip_padding(attention):
 def test_decoding_step_by_step_equals_teacher_forcing(cell, attention, layers):
     import keras
 
-    from nnkit.generation import log_softmax
+    from nnkit.models.decoding import log_softmax
     from nnkit.models.seq2seq import Seq2SeqDecoder, build_translator
 
     keras.utils.set_random_seed(0)

@@ -12,7 +12,7 @@ import pytest
 from nnkit.config import load_config, task_defaults
 from nnkit.errors import UsageError
 from nnkit.registry import task_names
-from nnkit.search_space import active_values, apply_values, define, load_search_space, parse_search_space
+from nnkit.tuning.search_space import active_values, apply_values, define, load_search_space, parse_search_space
 
 from conftest import TINY_TRAINING, USER_ENVIRONMENT, data_dir, free_ports, run_in_process, run_nnkit
 
@@ -109,8 +109,8 @@ def test_durations_and_objectives():
     import click
 
     from nnkit.registry import load_task
-    from nnkit.tune_command import parse_duration
-    from nnkit.tuning import objective_for
+    from nnkit.cli.tune import parse_duration
+    from nnkit.tuning.search import objective_for
 
     assert [parse_duration(text) for text in ("90", "90s", "30m", "2h", "1h30m")] == [90, 90, 1800, 7200, 5400]
     for bad in ("soon", "10x", "", "0m"):

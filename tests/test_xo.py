@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from nnkit.convolution import convolve, plain_number, read_matrix
-from nnkit.data.xo_drawing import CLASSES, draw_cell, generate, image_rng
+from nnkit.apps.xo.convolution import convolve, plain_number, read_matrix
+from nnkit.apps.xo.drawing import CLASSES, draw_cell, generate, image_rng
 from nnkit.errors import UsageError
 
 from conftest import run_in_process

@@ -21,7 +21,7 @@ class Stateful(keras.layers.Wrapper):
     fixed: each batch row continues the same row of the previous batch. `reset_state()` zeroes it.
     """
 
-    stateful = True  # what nnkit.models.language.reset_states looks for, as on Keras's layers
+    stateful = True  # what nnkit.apps.lm.model.reset_states looks for, as on Keras's layers
 
     def __init__(self, layer, **kwargs):
         if not (getattr(layer, "return_sequences", False) and getattr(layer, "return_state", False)):
@@ -50,3 +50,10 @@ class Stateful(keras.layers.Wrapper):
 
     def compute_output_shape(self, sequences_shape):
         return self.layer.compute_output_shape(sequences_shape)[0]
+
+
+def reset_states(model):
+    """Zero every stateful layer's state: the start of a new stream."""
+    for layer in model.layers:
+        if getattr(layer, "stateful", False):
+            layer.reset_state()

@@ -1,7 +1,7 @@
 """Word representations (1-of-N, hashed letter trigrams, a reversible embedding for tied
 language-model outputs) and mask-aware pooling over words.
 
-Inputs of the tagging layers are integer ids with 0 for padding (see `nnkit.text`); each emits
+Inputs of the tagging layers are integer ids with 0 for padding (see `nnkit.text.words`); each emits
 the padding mask, so the recurrent layers after it skip the padded steps.
 """
 

@@ -4,7 +4,7 @@ target word by word, attending over the encoder's outputs (Bahdanau et al. 2015;
 
 Training uses teacher forcing: the decoder reads the true previous words (`<bos>` first) and
 predicts each next one, all positions at once. Decoding one word at a time (greedy or beam
-search, `nnkit.decoding`) goes through `Seq2SeqDecoder`: two models built from the trained
+search, `nnkit.models.decoding`) goes through `Seq2SeqDecoder`: two models built from the trained
 layers, an encoder (source -> encoder outputs and the decoder's first states) and a decoder
 step (one word and the states -> next-word logits, new states, attention weights). Id 0 is
 padding everywhere.
@@ -124,7 +124,7 @@ def build_translator(config, source_vocabulary_size, target_vocabulary_size, nam
 
 
 class StepDecoder:
-    """A trained encoder-decoder rewired for writing one word at a time (`nnkit.decoding`).
+    """A trained encoder-decoder rewired for writing one word at a time (`nnkit.models.decoding`).
 
     `encode(inputs)` -> (memory, memory mask, decoder states);
     `step(words, memory, mask, states)` -> (logits (n, vocabulary), new states,

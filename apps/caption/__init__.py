@@ -1,0 +1,5 @@
+"""Image captioning with a CNN encoder and an attention RNN decoder (Flickr8k).
+
+Files: task.py (the Task), and beside it what only this task uses."""
+
+from nnkit.apps.caption.task import TASK  # noqa: F401

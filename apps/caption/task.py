@@ -1,0 +1,336 @@
+"""Image captioning with a CNN encoder and an attention RNN decoder (Flickr8k).
+
+    nnkit caption train --encoder small-cnn --cell lstm
+    nnkit caption evaluate --beam-size 3         # BLEU-1..4 on the test photos, five references each
+    nnkit caption predict photo.jpg --attention-plot where.png
+
+The encoder turns a photo into a grid of feature vectors; the decoder writes the caption word
+by word, attending over the grid. The encoder is trained first (or comes with ImageNet
+weights) and then frozen, so its grids are computed once and every epoch trains the decoder.
+"""
+
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from nnkit.data.files import data_dir as resolve_data_dir
+from nnkit.errors import NnkitError, UsageError
+from nnkit.task import Splits, Task
+
+CELLS = ("gru", "lstm")
+ATTENTIONS = ("bahdanau", "luong", "none")
+
+
+def read_photos_and_captions(config, data_dir, splits):
+    """{split: (photos (n, size, size, 3) uint8, photo names, captions as word lists per photo)}.
+    A photo with no captions, missing from the store or unreadable is skipped, with a note."""
+    from nnkit.apps.caption.text import caption_words
+    from nnkit.apps.caption.data import ImageStore, load_photos, read_captions, read_split
+
+    data = config["data"]
+    directory = resolve_data_dir(data_dir)
+    captions, store = read_captions(directory), ImageStore(directory)
+    limits = {"train": data["train_limit"], "valid": data["test_limit"], "test": data["test_limit"]}
+    read = {}
+    for split in splits:
+        names = read_split(directory, split)[: limits[split] or None]
+        uncaptioned = [name for name in names if name not in captions]
+        photos, kept, skipped = load_photos(store, [name for name in names if name in captions], data["image_size"])
+        problems = {"without captions": uncaptioned, **skipped}
+        if any(problems.values()):
+            counts = ", ".join(f"{len(found)} {problem}" for problem, found in problems.items() if found)
+            print(f"note: skipped photos of the {split} split in '{store.where}': {counts}", file=sys.stderr)
+        if not kept:
+            raise NnkitError(f"no usable photos in the {split} split (of {len(names)} listed)")
+        read[split] = (photos, kept, [[caption_words(caption) for caption in captions[name]] for name in kept])
+    return read
+
+
+class CaptionTest:
+    """What `evaluate` scores: photos, their reference captions (word lists), how to decode."""
+
+    def __init__(self, photos, names, references, decoding):
+        self.photos, self.names, self.references, self.decoding = photos, names, references, decoding
+
+
+class CaptionTask(Task):
+    name = "caption"
+    architectures = CELLS
+    data_help = "Data directory holding flickr8k/ (default $NNKIT_DATA_DIR)."
+    train_flags = {
+        "encoder": (("model", "encoder"), {
+            "help": "small-cnn or resnet (pretrained by nnkit on the training photos, offline), or "
+                    "keras-app:NAME (a keras.applications network with ImageNet weights, e.g. keras-app:ResNet50)."}),
+        "image_size": (("data", "image_size"), {"type": click.IntRange(min=16), "help": "Photos are resized to N x N."}),
+        "cell": (("model", "architecture"), {"type": click.Choice(CELLS), "help": "Decoder cell (as --model)."}),
+        "attention": (("model", "attention"), {"type": click.Choice(ATTENTIONS), "help": "Attention score."}),
+    }
+    evaluation_options = {
+        "beam_size": (("decoding", "beam_size"), {"type": click.IntRange(min=1), "help": "Beams (1: greedy)."}),
+    }
+
+    def load_data(self, config, data_dir=None, splits=("train", "test")):
+        from nnkit.apps.caption.text import SPECIALS
+        from nnkit.text.sentences import build_vocabulary, encode
+
+        wanted = (*splits, "valid") if "train" in splits else splits
+        read = read_photos_and_captions(config, data_dir, wanted)
+        test = CaptionTest(*read["test"], config["decoding"]) if "test" in read else None
+        if "train" not in splits:
+            return Splits(train=None, validation=None, test=test)
+
+        data = config["data"]
+        words = build_vocabulary([caption for per_photo in read["train"][2] for caption in per_photo],
+                                 data["min_count"], data["max_vocabulary"], SPECIALS)
+        info = {"words": words, "image_size": data["image_size"], "model": config["model"],
+                "train_photos": len(read["train"][1])}
+
+        def arrays(captions_per_photo):  # teacher forcing: read <start> w1..wn, predict w1..wn <end>
+            pairs = [(row, caption) for row, captions in enumerate(captions_per_photo) for caption in captions
+                     if 0 < len(caption) <= data["max_length"]]
+            rows, captions = [row for row, _ in pairs], [caption for _, caption in pairs]
+            return ({"previous_words": encode(captions, words, add_bos=True), "photo_row": np.asarray(rows)},
+                    {"words": encode(captions, words, add_eos=True)})
+
+        photos = {split: read[split][0] for split in ("train", "valid")}
+        captions = {split: read[split][2] for split in ("train", "valid")}
+        return Splits(train=arrays(captions["train"]), validation=arrays(captions["valid"]), test=test, info=info,
+                      extras={"photos": photos, "captions": captions})
+
+    def prepare(self, config, splits, work_dir, verbose):
+        """Pretrain the encoder (or reuse the one a killed run pretrained), freeze it, and
+        cache its grids of the training and validation photos."""
+        import json
+
+        import keras
+
+        from nnkit.apps.caption.pretraining import pretrain_encoder
+        from nnkit.apps.caption.model import build_image_encoder, needs_pretraining
+        from nnkit.saving import atomic_path, write_json
+
+        encoder_file, summary_file = work_dir / "image_encoder.keras", work_dir / "pretraining.json"
+        if encoder_file.is_file() and summary_file.is_file():
+            encoder = keras.saving.load_model(encoder_file, compile=False)
+            summary = json.loads(summary_file.read_text())
+        else:
+            encoder = build_image_encoder(config["model"], config["data"]["image_size"])
+            summary = None
+            if needs_pretraining(config["model"]["encoder"]):
+                summary = pretrain_encoder(encoder, config["pretraining"], splits.extras["photos"],
+                                           splits.extras["captions"], config["seed"], verbose)
+            work_dir.mkdir(parents=True, exist_ok=True)
+            with atomic_path(encoder_file) as temporary:
+                encoder.save(temporary)
+            write_json(summary, summary_file)
+        encoder.trainable = False
+        features = {split: encoder.predict(photos, batch_size=64, verbose=0)
+                    for split, photos in splits.extras["photos"].items()}
+        splits.extras.update(encoder=encoder, features=features)
+        splits.info.update(feature_shape=list(features["train"].shape[1:]), encoder_pretraining=summary)
+        return splits
+
+    def preparation_config(self, config):
+        model = config["model"]
+        return {"seed": config["seed"], "data": config["data"], "pretraining": config["pretraining"],
+                "encoder": model["encoder"], "encoder_width": model["encoder_width"]}
+
+    def fit_arguments(self, splits, batch_size, seed):
+        from nnkit.data.batching import LookupBatches
+
+        def batches(split, arrays, shuffle):  # each caption looks its photo's grid up
+            inputs, targets = arrays
+            return LookupBatches(splits.extras["features"][split], "photo_row", "image_features", inputs, targets,
+                                 (targets["words"] != 0).sum(axis=1), batch_size, shuffle=shuffle, seed=seed)
+
+        return {"x": batches("train", splits.train, True), "validation_data": batches("valid", splits.validation, False)}
+
+    def build_model(self, config, info):
+        from nnkit.apps.caption.model import build_caption_trainer
+
+        return build_caption_trainer(config["model"], info["feature_shape"], len(info["words"]))
+
+    def finish(self, config, model, splits):
+        from nnkit.apps.caption.model import build_captioner
+
+        return build_captioner(model, splits.extras["encoder"], config["model"], name=self.name)
+
+    def compile_options(self, config):
+        import keras
+
+        # Padding (id 0) is no word to predict.
+        return {"loss": {"words": keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)}}
+
+    def evaluate(self, model, test, info):
+        from nnkit.apps.caption.text import corpus_bleu
+
+        results = Captioner(model, info, test.decoding).caption(test.photos)
+        hypotheses = [result["captions"][0]["text"] for result in results]
+        bleu = corpus_bleu([hypothesis.split() for hypothesis in hypotheses], test.references)
+        return {**bleu, "beam_size": test.decoding["beam_size"], "photos": len(hypotheses),
+                "references": max(len(references) for references in test.references),
+                "distinct_captions": len(set(hypotheses)), "examples": [
+                    {"photo": name, "caption": hypothesis, "reference": " ".join(references[0])}
+                    for name, hypothesis, references in list(zip(test.names, hypotheses, test.references))[:5]]}
+
+    def format_report(self, metrics):
+        scores = " ".join(f"BLEU-{n} {metrics[f'bleu_{n}']:.3f}" for n in (1, 2, 3, 4))
+        lines = [f"{scores} on {metrics['photos']:,} photos ({metrics['references']} references each), beam size "
+                 f"{metrics['beam_size']}; {metrics['distinct_captions']:,} distinct captions"]
+        for example in metrics.get("examples", [])[:3]:
+            lines += [f"  {example['photo']}: {example['caption']}", f"  {'reference:':>{len(example['photo']) + 1}} "
+                      f"{example['reference']}"]
+        return "\n".join(lines)
+
+    def make_predictor(self, model, metadata):
+        return Captioner(model, metadata["data"], metadata["config"]["decoding"])
+
+    def export_plan(self, model, metadata):
+        from nnkit.apps.caption.text import END, START
+        from nnkit.export.graphs import BEAM_SEARCH_NOTE, decoder_step_artifact, state_names, uint8_images
+        from nnkit.apps.caption.model import CaptionDecoder
+        from nnkit.task import ExportArtifact, ExportPlan
+
+        info = metadata["data"]
+        decoder = CaptionDecoder(model, info["model"])
+        size, words = info["image_size"], info["words"]
+        photos = np.random.default_rng(0).integers(0, 256, (3, size, size, 3), dtype=np.uint8)
+        encoder = ExportArtifact(
+            "encoder", uint8_images(decoder.encoder, "image", ["memory", *state_names(decoder.state_count)]),
+            {"image": photos}, f"An RGB photo, uint8 (n, {size}, {size}, 3) -> the memory the decoder attends "
+            "over (n, grid cells, features) and the decoder's first states.")
+        step = decoder_step_artifact(decoder, decoder.encode(photos), len(words), words.index(START))
+        processing = {
+            "image": f"RGB, resized to {size}x{size} with Lanczos filtering (nnkit.data.photos.photo_array)",
+            "memory_mask": "all true: every cell of the grid is real",
+            "words": "metadata.json data.words: id = position; a caption is its words joined by spaces",
+            "start": words.index(START), "end": words.index(END),
+            "never_written": "nnkit sets the logits of ids 0-2 (<pad>, <unk>, <start>) to -1e9 before choosing, "
+                             "and does not let <end> be the first word",
+            "decoding": metadata["config"]["decoding"],
+            "beam_search": "hypotheses ranked by log-probability / ((5 + length) / 6) ** length_penalty (GNMT), at "
+                           "most max_length words (nnkit.models.decoding.beam_search)",
+        }
+        return ExportPlan([encoder, step], processing, [BEAM_SEARCH_NOTE])
+
+    def commands(self):
+        return [predict_command(self)]
+
+
+class Captioner:
+    """A saved captioning model that takes photos (uint8 arrays or image files)."""
+
+    def __init__(self, model, info, decoding):
+        from nnkit.apps.caption.model import CaptionDecoder
+
+        self.info, self.decoding = info, decoding
+        self.decoder = CaptionDecoder(model, info["model"])
+
+    def read(self, images):
+        """Image files, PIL images or arrays (any size and mode) -> (n, size, size, 3) uint8."""
+        from PIL import Image
+
+        from nnkit.data.photos import photo_array, read_photo
+
+        size = self.info["image_size"]
+        return np.stack([photo_array(image, size) if isinstance(image, Image.Image)
+                         else photo_array(Image.fromarray(np.asarray(image, np.uint8)), size)
+                         if isinstance(image, np.ndarray) else read_photo(image, size) for image in images])
+
+    def predict(self, images, beam_size=None, n_best=1):
+        """The Python API (`nnkit.load`): [{"input", "caption", "captions"}] per image."""
+        results = self.caption(self.read(images), beam_size=beam_size, n_best=n_best)
+        return [{"input": image if isinstance(image, (str, Path)) else None,
+                 "caption": result["captions"][0]["text"], **result} for image, result in zip(images, results)]
+
+    def caption(self, photos, beam_size=None, n_best=1, batch_size=64):
+        """One dict per photo: its `n_best` captions (text, words, log-probability,
+        length-normalised score, attention over the grid per word), best first."""
+        from nnkit.apps.caption.text import END, START
+        from nnkit.models.decoding import beam_search
+
+        beam_size = beam_size or self.decoding["beam_size"]
+        if n_best > beam_size:
+            raise UsageError(f"--n-best {n_best} needs at least as many beams (--beam-size {beam_size})")
+        words, results = self.info["words"], []
+        for start in range(0, len(photos), batch_size):
+            found = beam_search(self.decoder, photos[start: start + batch_size], words.index(START),
+                                words.index(END), self.decoding["max_length"], beam_size=beam_size,
+                                alpha=self.decoding["length_penalty"], n_best=n_best, min_length=1)
+            results += [{"captions": [{"text": " ".join(words[i] for i in h.words), "words": [words[i] for i in h.words],
+                                       "log_probability": h.log_probability, "score": h.score,
+                                       "attention": [[round(float(w), 5) for w in row] for row in h.attention]}
+                                      for h in hypotheses]} for hypotheses in found]
+        return results
+
+
+def plot_attention(photo, result, path):
+    """The photo once per word of the best caption, left bright where the model looked."""
+    from PIL import Image
+
+    from nnkit.training.reports import _pyplot, _save
+
+    best = result["captions"][0]
+    if not best["attention"]:
+        raise UsageError("this model has no attention to plot (it was trained with --attention none)")
+    plt = _pyplot()
+    labels = [*best["words"], "<end>"][: len(best["attention"])]
+    columns = min(5, len(labels))
+    rows = -(-len(labels) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.4 * rows), squeeze=False)
+    side = int(round(len(best["attention"][0]) ** 0.5))  # the grid is square, as the photo is
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, label, weights in zip(axes.flat, labels, best["attention"]):
+        heat = np.asarray(weights, np.float32).reshape(side, side)
+        heat = Image.fromarray(heat / (heat.max() or 1.0)).resize(photo.shape[1::-1], Image.BILINEAR)
+        shade = np.zeros((*photo.shape[:2], 4), np.float32)
+        shade[..., 3] = 0.8 * (1.0 - np.asarray(heat))  # darken where the model did not look
+        axis.imshow(photo)
+        axis.imshow(shade)
+        axis.set_title(label, fontsize=9)
+    _save(figure, path)
+
+
+def predict_command(task):
+    from nnkit.cli.options import model_path_option
+
+    @click.command("predict")
+    @click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
+    @model_path_option(task.name)
+    @click.option("--beam-size", type=click.IntRange(min=1), help="Beams (default: the model's decoding.beam_size; 1 is greedy).")
+    @click.option("--n-best", type=click.IntRange(min=1), default=1, show_default=True, help="Captions per photo.")
+    @click.option("--attention-plot", type=click.Path(dir_okay=False), help="Draw where the model looked for each word of the first photo (PNG).")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON, with scores and attention.")
+    def predict(images, model_path, beam_size, n_best, attention_plot, as_json):
+        """Caption each IMAGE (a directory: every image file in it)."""
+        from nnkit.backend import import_keras_quietly
+
+        import_keras_quietly()
+        import json
+
+        from nnkit.data.images import expand_image_paths
+        from nnkit.saving import load_predictor
+
+        paths = expand_image_paths(images)
+        captioner = load_predictor(model_path, expected_task=task.name)
+        photos = captioner.read(paths)
+        results = captioner.caption(photos, beam_size=beam_size, n_best=n_best)
+        if attention_plot:
+            plot_attention(photos[0], results[0], attention_plot)
+        if as_json:
+            click.echo(json.dumps([{"image": str(path), **result} for path, result in zip(paths, results)], indent=2))
+            return
+        for path, result in zip(paths, results):
+            if n_best == 1:
+                click.echo(f"{path}: {result['captions'][0]['text']}")
+                continue
+            click.echo(str(path))
+            for caption in result["captions"]:
+                click.echo(f"  {caption['text']}  ({caption['score']:.2f})")
+
+    return predict
+
+
+TASK = CaptionTask()

@@ -1,0 +1,5 @@
+"""Word-level language modeling and text generation with recurrent networks (Penn Treebank).
+
+Files: task.py (the Task), and beside it what only this task uses."""
+
+from nnkit.apps.lm.task import TASK  # noqa: F401

@@ -1,0 +1,291 @@
+"""Slot filling and intent detection (ATIS) with recurrent networks.
+
+    nnkit slots train --model lstm --bidirectional --layers 2 --encoding embedding+wordhash
+    nnkit slots evaluate
+    nnkit slots predict "i want to fly from boston to denver tomorrow"
+
+Every word gets a BIO slot tag (B-fromloc.city_name, I-..., O) and the sentence an intent
+(atis_flight). The model needs context: "leave boston" and "arrive boston" tag "boston"
+differently. Data: `<split>/{seq.in,seq.out,label}` for train, valid (or dev) and test.
+"""
+
+import click
+import numpy as np
+
+from nnkit.data.files import data_dir as resolve_data_dir
+from nnkit.errors import UsageError
+from nnkit.task import Splits, Task
+from nnkit.text.words import Vocabulary, hash_sentences, pad, tokenize
+
+CELL_TYPES = ("elman", "jordan", "gru", "lstm")  # nnkit.models.recurrent.CELL_TYPES, without Keras
+ENCODINGS = ("onehot", "embedding", "wordhash", "embedding+wordhash")
+
+
+def split_folders(data, data_dir, splits):
+    """{split: folder or None}: `--data` may be a folder in the ATIS layout itself, else the
+    data directory's atis/ is read (and downloaded when missing and online)."""
+    from nnkit.apps.slots.data import atis_folder, split_folder
+
+    if data_dir and (split_folder(data_dir, "train") or split_folder(data_dir, "test")):
+        return {split: split_folder(data_dir, split) for split in splits}
+    if data["source"] != "atis":
+        raise UsageError(f"data.source must be 'atis', got '{data['source']}'; "
+                         "pass --data DIR for a folder in the same layout")
+    directory = resolve_data_dir(data_dir)
+    return {split: atis_folder(directory, split) for split in splits}
+
+
+def hold_out(utterances, fraction, seed):
+    """Split a seeded random `fraction` off `utterances`, for data without a validation split."""
+    if not 0.0 <= fraction < 1.0:
+        raise UsageError(f"data.validation_fraction must be in [0, 1), got {fraction}")
+    order = np.random.default_rng(seed).permutation(len(utterances))
+    count = int(round(len(utterances) * fraction))
+    held_out = utterances.subset(sorted(order[:count])) if count else None
+    return utterances.subset(sorted(order[count:])), held_out
+
+
+def encode_inputs(sentences, info):
+    """Tokenised sentences -> the model's named inputs (0-padded id arrays)."""
+    inputs = {}
+    parts = info["encoding"].split("+")
+    if "onehot" in parts or "embedding" in parts:
+        vocabulary = Vocabulary(info["words"])
+        inputs["words"] = pad([vocabulary.ids(words) for words in sentences])
+    if "wordhash" in parts:
+        inputs["trigrams"] = hash_sentences(sentences, info["hash_buckets"], info["max_trigrams"])
+    return inputs
+
+
+def encode_targets(utterances, info):
+    """Tag and intent ids. Labels unknown to the model get tag id 0, which the loss ignores;
+    callers drop utterances with unknown intents before training on them."""
+    tag_index = {tag: i for i, tag in enumerate(info["tags"])}
+    intent_index = {intent: i for i, intent in enumerate(info["intents"])}
+    slots = pad([[tag_index.get(tag, 0) for tag in tags] for tags in utterances.tags])
+    intents = np.array([intent_index.get(intent, -1) for intent in utterances.intents], np.int32)
+    return {"slots": slots, "intent": intents}
+
+
+def decode(outputs, sentences, info):
+    """Model outputs -> (tags per sentence, intent per sentence, intent probability)."""
+    slot_ids = np.argmax(outputs["slots"][..., 1:], axis=-1) + 1  # never the padding tag
+    tags = [[info["tags"][i] for i in row[: len(words)]] for row, words in zip(slot_ids, sentences)]
+    intent_ids = np.argmax(outputs["intent"], axis=-1)
+    intents = [info["intents"][i] for i in intent_ids]
+    return tags, intents, outputs["intent"][np.arange(len(intent_ids)), intent_ids]
+
+
+class SlotsTask(Task):
+    name = "slots"
+    architectures = CELL_TYPES
+    monitor, monitor_mode = "val_slot_f1", "max"
+    data_help = ("Data directory holding atis/ (default $NNKIT_DATA_DIR), or a folder with "
+                 "train/ valid/ test/ in the ATIS layout.")
+    train_flags = {
+        "bidirectional": (("model", "bidirectional"), {
+            "off": "unidirectional", "default": None, "help": "Bidirectional or one-way RNN layers."}),
+        "layers": (("model", "layers"), {"type": click.IntRange(min=1), "help": "Stacked recurrent layers."}),
+        "units": (("model", "units"), {"type": click.IntRange(min=1), "help": "Units per layer and direction."}),
+        "encoding": (("model", "encoding"), {"type": click.Choice(ENCODINGS), "help": "Word representation."}),
+        "joint_intent": (("model", "joint_intent"), {
+            "off": "no-joint-intent", "default": None,
+            "help": "One encoder shared by slots and intent, or one each."}),
+    }
+
+    def load_data(self, config, data_dir=None, splits=("train", "test")):
+        from nnkit.apps.slots.data import read_split
+
+        data, model = config["data"], config["model"]
+        wanted = (*splits, "valid") if "train" in splits else splits
+        folders = split_folders(data, data_dir, wanted)
+        read = {split: read_split(folder) for split, folder in folders.items() if folder}
+        for split in splits:
+            if split not in read:
+                raise UsageError(f"the data has no {split} split (expected a '{split}/' folder)")
+        limits = {"train": data["train_limit"], "test": data["test_limit"]}
+        read = {split: utterances.head(limits.get(split)) for split, utterances in read.items()}
+        if "train" not in read:
+            return Splits(train=None, validation=None, test=read["test"])
+
+        if model["encoding"] not in ENCODINGS:
+            raise UsageError(f"model.encoding must be one of {', '.join(ENCODINGS)}, got '{model['encoding']}'")
+        train, validation = read["train"], read.get("valid")
+        if validation is None:
+            train, validation = hold_out(train, data["validation_fraction"], config["seed"])
+        info = {
+            "encoding": model["encoding"],
+            "words": Vocabulary.build(train.words, model["min_count"]).symbols,
+            "tags": ["<pad>", *sorted({tag for tags in train.tags for tag in tags})],
+            "intents": sorted(set(train.intents)),
+            "hash_buckets": model["hash_buckets"],
+            "max_trigrams": model["max_trigrams"],
+        }
+        splits_out = Splits(train=self.arrays(train, info), validation=None, test=None, info=info)
+        if validation is not None:
+            # Keras's validation loss needs known intents; epoch_metrics scores them all.
+            known = [i for i, intent in enumerate(validation.intents) if intent in info["intents"]]
+            splits_out.validation = self.arrays(validation.subset(known), info)
+            splits_out.extras["validation"] = validation
+        if "test" in read:
+            splits_out.test = read["test"]
+        return splits_out
+
+    def arrays(self, utterances, info):
+        return encode_inputs(utterances.words, info), encode_targets(utterances, info)
+
+    def fit_arguments(self, splits, batch_size, seed):
+        from nnkit.data.batching import PaddedBatches
+
+        def batches(arrays, shuffle):
+            inputs, targets = arrays
+            ids = inputs["words"] if "words" in inputs else inputs["trigrams"].max(axis=-1)
+            lengths = (ids != 0).sum(axis=1)  # every real word has a non-zero id
+            return PaddedBatches(inputs, targets, lengths, batch_size, shuffle=shuffle, seed=seed)
+
+        validation = batches(splits.validation, shuffle=False) if splits.validation else None
+        return {"x": batches(splits.train, shuffle=True), "validation_data": validation}
+
+    def build_model(self, config, info):
+        from nnkit.apps.slots.model import build_slot_filler
+
+        return build_slot_filler(config["model"], info, name=self.name)
+
+    def compile_options(self, config):
+        import keras
+
+        return {
+            # Tag id 0 is padding (and tags the model does not know): no loss there.
+            "loss": {"slots": keras.losses.SparseCategoricalCrossentropy(ignore_class=0),
+                     "intent": keras.losses.SparseCategoricalCrossentropy()},
+            "loss_weights": {"slots": 1.0, "intent": config["training"]["intent_loss_weight"]},
+        }
+
+    def predict_utterances(self, model, sentences, info):
+        from nnkit.models.prediction import pad_length, predict_rows
+
+        inputs = {name: pad_length(ids) for name, ids in encode_inputs(sentences, info).items()}
+        outputs = predict_rows(model, inputs)
+        return decode(outputs, sentences, info)
+
+    def evaluate(self, model, test, info):
+        from nnkit.apps.slots.metrics import slot_metrics
+
+        tags, intents, _ = self.predict_utterances(model, test.words, info)
+        return slot_metrics(test.tags, tags, test.intents, intents, info["tags"][1:], info["intents"])
+
+    def epoch_metrics(self, model, splits):
+        validation = splits.extras.get("validation")
+        if validation is None:
+            return {}
+        metrics = self.evaluate(model, validation, splits.info)
+        return {f"val_{name}": metrics[name] for name in ("slot_f1", "intent_accuracy", "sentence_accuracy")}
+
+    def format_report(self, metrics):
+        from nnkit.apps.slots.metrics import format_slot_report
+
+        return format_slot_report(metrics)
+
+    def make_predictor(self, model, metadata):
+        return SlotPredictor(self, model, metadata)
+
+    def export_plan(self, model, metadata):
+        from nnkit.export.graphs import named
+        from nnkit.task import ExportArtifact, ExportPlan
+
+        info = metadata["data"]
+        known = info["words"][2:] or ["flight"]
+        # Sentences of different lengths (so padding is checked too), one with a word the model lacks.
+        sentences = [known[:7], [*known[3:5], "zyzzyva"], known[5:6] or known[:1]]
+        inputs = encode_inputs(sentences, info)
+        described = {"words": "(n, words) ids of metadata.json data.words (1: unknown)",
+                     "trigrams": f"(n, words, {info['max_trigrams']}) hashed letter trigrams of each word"}
+        artifact = ExportArtifact("model", named(model), inputs,
+                                  " and ".join(described[name] for name in inputs) + ", int32, 0-padded -> "
+                                  "slots (n, words, tags) and intent (n, intents) probabilities.")
+        processing = {
+            "tokenize": "NFKC, lower case, words as nnkit.text.words.tokenize finds them (letters and digits, inner "
+                        "apostrophes and dots; a final dot only where data.words has the word with it)",
+            "encoding": info["encoding"], "words": "metadata.json data.words: id = position, 0 padding, 1 unknown",
+            "trigrams": f"per word, its distinct letter trigrams of '#word#' in order, each crc32(utf-8) % "
+                        f"{info['hash_buckets'] - 1} + 1, at most {info['max_trigrams']}, 0-padded "
+                        "(nnkit.text.words.trigram_ids)",
+            "slots": "per word, the arg-max over data.tags leaving out index 0 (padding): BIO tags",
+            "intent": "the arg-max over data.intents",
+            "tags": info["tags"], "intents": info["intents"],
+        }
+        return ExportPlan([artifact], processing)
+
+    def commands(self):
+        return [predict_command(self)]
+
+
+class SlotPredictor:
+    """A saved slot filler that takes raw text: any case, punctuation, unknown words."""
+
+    def __init__(self, task, model, metadata):
+        self.task, self.model, self.info = task, model, metadata["data"]
+        self.known_words = set(self.info["words"])
+
+    def tokenize(self, text):
+        words = tokenize(text, self.known_words)
+        if not words:
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            raise UsageError(f"no words to tag in {shown!r}")
+        return words
+
+    def predict(self, texts):
+        """One dict per text: intent, its probability, the filled slots and every word's tag."""
+        from seqeval.metrics.sequence_labeling import get_entities
+
+        if isinstance(texts, str):
+            texts = [texts]
+        if not texts:
+            raise UsageError("nothing to predict: no text given")
+        sentences = [self.tokenize(text) for text in texts]
+        tags, intents, probabilities = self.task.predict_utterances(self.model, sentences, self.info)
+        results = []
+        for text, words, sentence_tags, intent, probability in zip(texts, sentences, tags, intents, probabilities):
+            slots = [{"slot": slot, "value": " ".join(words[start:end + 1]), "start": start, "end": end + 1}
+                     for slot, start, end in get_entities(sentence_tags)]
+            results.append({"text": text, "intent": intent, "intent_probability": float(probability),
+                            "slots": slots, "words": words, "tags": sentence_tags,
+                            "unknown_words": [word for word in words if word not in self.known_words]})
+        return results
+
+
+def predict_command(task):
+    from nnkit.cli.options import model_path_option
+
+    @click.command("predict")
+    @click.argument("texts", nargs=-1, required=True, metavar="TEXT...")
+    @model_path_option(task.name)
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON, with every word's tag.")
+    def predict(texts, model_path, as_json):
+        """Tag each TEXT with its slots and intent; a single '-' reads one text per line from stdin."""
+        from nnkit.backend import import_keras_quietly
+
+        import_keras_quietly()
+        import json
+        import sys
+
+        from nnkit.saving import load_predictor
+
+        if texts == ("-",):  # blank lines between texts are skipped
+            texts = [line for line in sys.stdin.read().splitlines() if line.strip()]
+        predictor = load_predictor(model_path, expected_task=task.name)
+        results = predictor.predict(list(texts))
+        if as_json:
+            click.echo(json.dumps(results, indent=2))
+            return
+        for number, result in enumerate(results):
+            if len(results) > 1:
+                click.echo(("\n" if number else "") + result["text"])
+            click.echo(f"intent: {result['intent']} ({result['intent_probability']:.3f})")
+            for slot in result["slots"]:
+                click.echo(f"{slot['slot']}: {slot['value']}")
+
+    return predict
+
+
+TASK = SlotsTask()

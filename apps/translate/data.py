@@ -1,0 +1,81 @@
+"""Parallel text for translation: sentence pairs, line i of one language translating line i of
+the other.
+
+Multi30k (task 1: English-German image descriptions, raw cased text) comes from the data
+directory's `multi30k/` or is downloaded from the official repository, each file checked by
+MD5. A user's own pairs are two aligned files (source, target) or one tab-separated file;
+their last lines are held out for validation and test.
+"""
+
+from nnkit.apps.lm.data import read_lines
+from nnkit.data.files import fetch
+from nnkit.errors import UsageError
+
+MULTI30K_ORIGIN = "https://raw.githubusercontent.com/multi30k/dataset/a3d2e0d26b56f3846f66a952536ffed4e401d05a/data/task1/raw/"
+MULTI30K_SPLITS = {"train": "train", "valid": "val", "test": "test_2016_flickr"}
+MULTI30K_MD5 = {
+    "train.en.gz": "0065d13af80720a55ca8153d126e6627", "train.de.gz": "81ff90b99829c0cd4b1b587d394afd39",
+    "val.en.gz": "2b69aa9253948ac9f67e94917272dd40", "val.de.gz": "6e0e229eb049e3fc99a1ef02fb2d5f91",
+    "test_2016_flickr.en.gz": "ff2c0fcb4893a13bd73414306bc250ae",
+    "test_2016_flickr.de.gz": "efd67d314d98489b716b145475101932",
+}
+LANGUAGES = ("en", "de")
+
+
+def aligned(source_lines, target_lines, source_name, target_name):
+    """Pairs of two aligned line lists; different counts are refused with both counts."""
+    if len(source_lines) != len(target_lines):
+        raise UsageError(f"{source_name} has {len(source_lines):,} lines but {target_name} has "
+                         f"{len(target_lines):,}; parallel files must align line by line")
+    return list(zip(source_lines, target_lines))
+
+
+def multi30k_pairs(directory, split, source, target):
+    """(source sentence, target sentence) pairs of one Multi30k split."""
+    for language in (source, target):
+        if language not in LANGUAGES:
+            raise UsageError(f"Multi30k has {' and '.join(LANGUAGES)}, not '{language}'")
+    if source == target:
+        raise UsageError(f"source and target are both '{source}'")
+    paths = {}
+    for language in (source, target):
+        name = f"{MULTI30K_SPLITS[split]}.{language}.gz"
+        paths[language] = fetch(directory, f"multi30k/{name}", MULTI30K_ORIGIN + name, MULTI30K_MD5[name])
+    return aligned(read_lines(paths[source]), read_lines(paths[target]), paths[source], paths[target])
+
+
+def file_pairs(files):
+    """Pairs from two aligned files (source, target) or one file of `source<TAB>target` lines."""
+    if len(files) == 2:
+        return aligned(read_lines(files[0]), read_lines(files[1]), files[0], files[1])
+    if len(files) != 1:
+        raise UsageError(f"give one tab-separated file or two aligned files, not {len(files)}")
+    pairs = []
+    for number, line in enumerate(read_lines(files[0]), start=1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2:
+            raise UsageError(f"{files[0]} line {number}: expected 'source<TAB>target', found {len(parts)} fields")
+        pairs.append((parts[0], parts[1]))
+    return pairs
+
+
+def hold_out(pairs, validation_fraction, test_fraction):
+    """{train, valid, test} from one list of pairs: the test split is its last lines, the
+    validation split the lines before them."""
+    if not (0 < validation_fraction < 0.5 and 0 < test_fraction < 0.5):
+        raise UsageError("data.validation_fraction and data.test_fraction must be between 0 and 0.5")
+    test_start = len(pairs) - max(1, int(len(pairs) * test_fraction))
+    valid_start = test_start - max(1, int(len(pairs) * validation_fraction))
+    if valid_start < 1:
+        raise UsageError(f"{len(pairs)} sentence pairs are too few to hold out validation and test pairs")
+    return {"train": pairs[:valid_start], "valid": pairs[valid_start:test_start], "test": pairs[test_start:]}
+
+
+def nonempty(pairs, where):
+    """The pairs where both sides have text; refuses a split with none."""
+    kept = [(source, target) for source, target in pairs if source.strip() and target.strip()]
+    if not kept:
+        raise UsageError(f"no sentence pairs in {where}")
+    return kept

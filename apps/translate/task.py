@@ -1,0 +1,299 @@
+"""Machine translation with an attention encoder-decoder and beam search (Multi30k).
+
+    nnkit translate train --source de --target en --cell gru --attention bahdanau
+    nnkit translate evaluate --beam-size 5          # corpus BLEU (sacrebleu) on the test split
+    nnkit translate predict "Ein Mann fährt Fahrrad." --beam-size 5 --n-best 3 --attention-plot a.png
+
+The encoder reads the source sentence's Moses tokens, the decoder writes the target's, attending
+over the encoder outputs; training is teacher-forced, translating is a beam search.
+"""
+
+import click
+import numpy as np
+
+from nnkit.data.files import data_dir as resolve_data_dir
+from nnkit.errors import UsageError
+from nnkit.task import Splits, Task
+
+CELLS = ("gru", "lstm")
+ATTENTIONS = ("bahdanau", "luong", "none")
+
+
+def read_pairs(config, data_dir, splits):
+    """{split: [(source, target), ...]}: from `data.files` (their last lines held out) or
+    from the data directory's multi30k/."""
+    from nnkit.apps.translate.data import file_pairs, hold_out, multi30k_pairs, nonempty
+
+    data = config["data"]
+    if data["files"]:
+        parts = hold_out(nonempty(file_pairs(data["files"]), " and ".join(data["files"])),
+                         data["validation_fraction"], data["test_fraction"])
+        return {split: parts[split] for split in splits}
+    directory = resolve_data_dir(data_dir)
+    return {split: nonempty(multi30k_pairs(directory, split, data["source_language"], data["target_language"]),
+                            f"the Multi30k {split} split") for split in splits}
+
+
+class TranslationTest:
+    """What `evaluate` scores: raw source sentences, raw references, and how to decode."""
+
+    def __init__(self, pairs, decoding):
+        self.sources = [source for source, _ in pairs]
+        self.references = [target for _, target in pairs]
+        self.decoding = decoding
+
+
+class TranslateTask(Task):
+    name = "translate"
+    architectures = CELLS
+    data_help = "Data directory holding multi30k/ (default $NNKIT_DATA_DIR)."
+    train_flags = {
+        "source": (("data", "source_language"), {"help": "Source language (Multi30k: de or en)."}),
+        "target": (("data", "target_language"), {"help": "Target language (Multi30k: en or de)."}),
+        "pairs": (("data", "files"), {
+            "multiple": True, "type": click.Path(dir_okay=False), "metavar": "FILE",
+            "help": "Train on your own pairs instead: one tab-separated file, or --pairs SOURCE "
+                    "--pairs TARGET for two aligned files; their last lines are held out."}),
+        "cell": (("model", "architecture"), {"type": click.Choice(CELLS), "help": "Recurrent cell (as --model)."}),
+        "attention": (("model", "attention"), {"type": click.Choice(ATTENTIONS), "help": "Attention score."}),
+        "bidirectional_encoder": (("model", "bidirectional_encoder"), {
+            "off": "unidirectional-encoder", "default": None, "help": "Read the source both ways."}),
+        "layers": (("model", "layers"), {"type": click.IntRange(min=1), "help": "Encoder and decoder layers."}),
+    }
+    evaluation_options = {
+        "beam_size": (("decoding", "beam_size"), {"type": click.IntRange(min=1), "help": "Beams (1: greedy)."}),
+    }
+
+    def load_data(self, config, data_dir=None, splits=("train", "test")):
+        from nnkit.text.sentences import build_vocabulary, encode, tokenize
+
+        data = config["data"]
+        wanted = (*splits, "valid") if "train" in splits else splits
+        pairs = read_pairs(config, data_dir, wanted)
+        limits = {"train": data["train_limit"], "valid": data["test_limit"], "test": data["test_limit"]}
+        pairs = {split: split_pairs[: limits[split]] if limits[split] else split_pairs
+                 for split, split_pairs in pairs.items()}
+        test = TranslationTest(pairs["test"], config["decoding"]) if "test" in pairs else None
+        if "train" not in splits:
+            return Splits(train=None, validation=None, test=test)
+
+        source, target = data["source_language"], data["target_language"]
+        tokens = {split: ([tokenize(s, source) for s, _ in split_pairs], [tokenize(t, target) for _, t in split_pairs])
+                  for split, split_pairs in pairs.items() if split != "test"}
+        longest = data["max_length"]
+        keep = [i for i, (s, t) in enumerate(zip(*tokens["train"])) if len(s) <= longest and len(t) <= longest]
+        if not keep:
+            raise UsageError(f"no training pair has at most data.max_length = {longest} tokens on each side")
+        tokens["train"] = tuple([side[i] for i in keep] for side in tokens["train"])
+        info = {"source_language": source, "target_language": target,
+                "source_words": build_vocabulary(tokens["train"][0], data["min_count"], data["max_vocabulary"]),
+                "target_words": build_vocabulary(tokens["train"][1], data["min_count"], data["max_vocabulary"]),
+                "longest_training_source": max(len(s) for s in tokens["train"][0]), "model": config["model"]}
+
+        def arrays(source_tokens, target_tokens):  # teacher forcing: read <bos> y1..yn, predict y1..yn <eos>
+            inputs = {"source": encode(source_tokens, info["source_words"]),
+                      "previous_words": encode(target_tokens, info["target_words"], add_bos=True)}
+            return inputs, {"words": encode(target_tokens, info["target_words"], add_eos=True)}
+
+        return Splits(train=arrays(*tokens["train"]), validation=arrays(*tokens["valid"]), test=test, info=info)
+
+    def fit_arguments(self, splits, batch_size, seed):
+        from nnkit.data.batching import PaddedBatches
+
+        def batches(arrays, shuffle):
+            inputs, targets = arrays
+            # One time axis for the batch: the longer of its source and target.
+            lengths = np.maximum((inputs["source"] != 0).sum(axis=1), (targets["words"] != 0).sum(axis=1))
+            return PaddedBatches(inputs, targets, lengths, batch_size, shuffle=shuffle, seed=seed)
+
+        return {"x": batches(splits.train, shuffle=True), "validation_data": batches(splits.validation, shuffle=False)}
+
+    def build_model(self, config, info):
+        from nnkit.models.seq2seq import build_translator
+
+        return build_translator(config["model"], len(info["source_words"]), len(info["target_words"]),
+                                name=self.name)
+
+    def compile_options(self, config):
+        import keras
+
+        # Padding (id 0) is no word to predict.
+        return {"loss": {"words": keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)}}
+
+    def evaluate(self, model, test, info):
+        import sacrebleu
+
+        translator = Translator(model, info, test.decoding)
+        hypotheses = [result["translations"][0]["text"] for result in translator.translate(test.sources)]
+        metric = sacrebleu.BLEU()
+        bleu = metric.corpus_score(hypotheses, [test.references])
+        return {"bleu": round(bleu.score, 2), "beam_size": test.decoding["beam_size"], "sentences": len(hypotheses),
+                "bleu_signature": str(metric.get_signature()), "examples": [
+                    {"source": s, "reference": r, "translation": h}
+                    for s, r, h in list(zip(test.sources, test.references, hypotheses))[:5]]}
+
+    def format_report(self, metrics):
+        lines = [f"BLEU {metrics['bleu']:.2f} on {metrics['sentences']:,} sentences, beam size "
+                 f"{metrics['beam_size']} (sacrebleu {metrics['bleu_signature']})"]
+        for example in metrics.get("examples", [])[:3]:
+            lines += [f"  source:      {example['source']}", f"  reference:   {example['reference']}",
+                      f"  translation: {example['translation']}"]
+        return "\n".join(lines)
+
+    def make_predictor(self, model, metadata):
+        return Translator(model, metadata["data"], metadata["config"]["decoding"])
+
+    def export_plan(self, model, metadata):
+        from nnkit.export.graphs import BEAM_SEARCH_NOTE, decoder_step_artifact, named, state_names
+        from nnkit.models.seq2seq import Seq2SeqDecoder
+        from nnkit.task import ExportArtifact, ExportPlan
+        from nnkit.text.sentences import BOS, EOS, encode
+
+        info = metadata["data"]
+        decoder = Seq2SeqDecoder(model, info["model"])
+        known = info["source_words"][4:] or ["."]
+        # Sentences of different lengths (so the mask is checked too), one with a word the model lacks.
+        sources = encode([known[:7], [*known[2:4], "Zyzzyva"], known[4:5] or known[:1]], info["source_words"])
+        encoder = ExportArtifact(
+            "encoder", named(decoder.encoder, ["memory", "memory_mask", *state_names(decoder.state_count)]),
+            {"source": sources}, "Source ids (n, length), int32, 0-padded -> the memory the decoder attends over "
+            "(n, length, features), its mask (n, length; false on padding) and the decoder's first states.")
+        step = decoder_step_artifact(decoder, decoder.encode(sources), len(info["target_words"]),
+                                     info["target_words"].index(BOS))
+        processing = {
+            "source": f"Moses tokens of the sentence (sacremoses, language '{info['source_language']}', "
+                      "escape=False) -> ids of metadata.json data.source_words (id = position, 1: unknown)",
+            "target": f"ids of metadata.json data.target_words -> tokens -> Moses detokenizer "
+                      f"('{info['target_language']}'); nnkit replaces <unk> by the source token it attends to most",
+            "bos": info["target_words"].index(BOS), "eos": info["target_words"].index(EOS),
+            "decoding": metadata["config"]["decoding"],
+            "beam_search": "hypotheses ranked by log-probability / ((5 + length) / 6) ** length_penalty (GNMT), at "
+                           "most max_length_ratio x source length + 10 words (nnkit.models.decoding.beam_search)",
+        }
+        return ExportPlan([encoder, step], processing, [BEAM_SEARCH_NOTE])
+
+    def commands(self):
+        return [predict_command(self)]
+
+
+class Translator:
+    """A saved translation model that takes raw sentences and returns detokenized text."""
+
+    def __init__(self, model, info, decoding):
+        from nnkit.models.seq2seq import Seq2SeqDecoder
+
+        self.info, self.decoding = info, decoding
+        self.decoder = Seq2SeqDecoder(model, info["model"])
+
+    def check_languages(self, source=None, target=None):
+        """Refuse a language pair the model was not trained for."""
+        trained = (self.info["source_language"], self.info["target_language"])
+        if (source or trained[0], target or trained[1]) != trained:
+            raise UsageError(f"this model translates {trained[0]} to {trained[1]}, "
+                             f"not {source or trained[0]} to {target or trained[1]}")
+
+    def predict(self, sentences, beam_size=None, n_best=1):
+        """The Python API (`nnkit.load`): what `translate` returns."""
+        return self.translate(sentences, beam_size=beam_size, n_best=n_best)
+
+    def translate(self, sentences, beam_size=None, n_best=1, batch_size=64):
+        """One dict per sentence: its tokens and `n_best` translations (text, tokens,
+        log-probability, length-normalised score, attention rows), best first."""
+        from nnkit.models.decoding import beam_search
+        from nnkit.models.prediction import pad_length
+        from nnkit.text.sentences import BOS, EOS, decode, detokenize, encode, tokenize
+
+        beam_size = beam_size or self.decoding["beam_size"]
+        if n_best > beam_size:
+            raise UsageError(f"--n-best {n_best} needs at least as many beams (--beam-size {beam_size})")
+        source, target = self.info["source_language"], self.info["target_language"]
+        tokens = [tokenize(sentence, source) for sentence in sentences]
+        for sentence, sentence_tokens in zip(sentences, tokens):
+            if not sentence_tokens:
+                raise UsageError(f"nothing to translate in {sentence!r}")
+        target_words = self.info["target_words"]
+        results = [None] * len(sentences)
+        by_length = sorted(range(len(sentences)), key=lambda i: len(tokens[i]))  # little padding per batch
+        for start in range(0, len(by_length), batch_size):
+            batch = by_length[start: start + batch_size]
+            ids = encode([tokens[i] for i in batch], self.info["source_words"])
+            ids = pad_length(ids)  # few distinct shapes to compile
+            max_length = int(self.decoding["max_length_ratio"] * ids.shape[1]) + 10
+            found = beam_search(self.decoder, ids, target_words.index(BOS), target_words.index(EOS), max_length,
+                                beam_size=beam_size, alpha=self.decoding["length_penalty"], n_best=n_best)
+            for i, hypotheses in zip(batch, found):
+                translations = []
+                for hypothesis in hypotheses:
+                    attention = [row[: len(tokens[i])] for row in hypothesis.attention]
+                    words = decode(hypothesis.words, target_words, tokens[i], attention or None)
+                    translations.append({"text": detokenize(words, target), "tokens": words,
+                                         "log_probability": hypothesis.log_probability, "score": hypothesis.score,
+                                         "attention": [[float(w) for w in row] for row in attention]})
+                results[i] = {"source": sentences[i], "source_tokens": tokens[i], "translations": translations,
+                              "longer_than_training": len(tokens[i]) > self.info["longest_training_source"]}
+        return results
+
+
+def plot_attention(result, path):
+    """A heatmap of the best translation's attention: a row per output word, a column per source word."""
+    from nnkit.training.reports import _pyplot, _save
+
+    best = result["translations"][0]
+    if not best["attention"]:
+        raise UsageError("this model has no attention to plot (it was trained with --attention none)")
+    plt = _pyplot()
+    rows = [*best["tokens"], "<eos>"][: len(best["attention"])]
+    figure, axis = plt.subplots(figsize=(1 + 0.45 * len(result["source_tokens"]), 1 + 0.35 * len(rows)))
+    axis.imshow(np.asarray(best["attention"]), cmap="Greys", vmin=0, vmax=1, aspect="auto")
+    axis.set_xticks(range(len(result["source_tokens"])), result["source_tokens"], rotation=60, ha="right")
+    axis.set_yticks(range(len(rows)), rows)
+    axis.set_title(best["text"], fontsize=8)
+    _save(figure, path)
+
+
+def predict_command(task):
+    from nnkit.cli.options import model_path_option
+
+    @click.command("predict")
+    @click.argument("sentences", nargs=-1, required=True, metavar="SENTENCE...")
+    @model_path_option(task.name)
+    @click.option("--beam-size", type=click.IntRange(min=1), help="Beams (default: the model's decoding.beam_size; 1 is greedy).")
+    @click.option("--n-best", type=click.IntRange(min=1), default=1, show_default=True, help="Translations per sentence.")
+    @click.option("--source", help="Check that the model translates from this language.")
+    @click.option("--target", help="Check that the model translates into this language.")
+    @click.option("--attention-plot", type=click.Path(dir_okay=False), help="Draw the first sentence's attention (PNG).")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON, with tokens, scores and attention.")
+    def predict(sentences, model_path, beam_size, n_best, source, target, attention_plot, as_json):
+        """Translate each SENTENCE ('-': one per line of stdin)."""
+        from nnkit.backend import import_keras_quietly
+
+        import_keras_quietly()
+        import json
+        import sys
+
+        from nnkit.saving import load_predictor
+
+        if sentences == ("-",):
+            sentences = [line for line in sys.stdin.read().splitlines() if line.strip()]
+        translator = load_predictor(model_path, expected_task=task.name)
+        translator.check_languages(source, target)
+        results = translator.translate(list(sentences), beam_size=beam_size, n_best=n_best)
+        if attention_plot:
+            plot_attention(results[0], attention_plot)
+        if as_json:
+            click.echo(json.dumps(results, indent=2, ensure_ascii=False))
+            return
+        for result in results:
+            if result["longer_than_training"]:
+                click.echo(f"note: {len(result['source_tokens'])} words, longer than any training sentence "
+                           f"({translator.info['longest_training_source']}); the translation may suffer", err=True)
+            if len(results) > 1 or n_best > 1:
+                click.echo(result["source"])
+            for translation in result["translations"]:
+                score = f"  ({translation['score']:.2f})" if n_best > 1 else ""
+                click.echo(("  " if len(results) > 1 or n_best > 1 else "") + translation["text"] + score)
+
+    return predict
+
+
+TASK = TranslateTask()

@@ -1,0 +1,101 @@
+"""The `nnkit` command. Task groups are built from the registry on demand, so `nnkit --help`
+imports neither the apps nor TensorFlow."""
+
+import os
+import sys
+
+import click
+
+from nnkit import __version__
+from nnkit.registry import TASKS, load_task
+from nnkit.cli.serve import serve
+
+
+@click.command("env")
+@click.option("--json", "as_json", is_flag=True, help="Print it as JSON.")
+def environment(as_json):
+    """Backend, devices, versions, and the strategy `train --strategy auto` would pick here."""
+    import json
+
+    from nnkit.backend import import_keras_quietly
+
+    import_keras_quietly()
+    from nnkit.distribution import describe_system
+
+    found = describe_system()
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    versions = found.pop("versions")
+    click.echo(f"backend: {versions.pop('backend')}")
+    click.echo("versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()))
+    for key, value in found.items():
+        click.echo(f"{key}: {value}")
+
+
+COMMANDS = {"env": environment, "serve": serve}
+
+
+class TaskGroups(click.Group):
+    def list_commands(self, ctx):
+        return sorted(TASKS) + sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name in COMMANDS:
+            return COMMANDS[name]
+        if name not in TASKS:
+            return None
+        from nnkit.cli.task_commands import task_group
+
+        return task_group(load_task(name), TASKS[name][1])
+
+    def format_commands(self, ctx, formatter):
+        with formatter.section("Tasks"):
+            formatter.write_dl([(name, TASKS[name][1]) for name in sorted(TASKS)])
+        with formatter.section("Other commands"):
+            formatter.write_dl([(name, COMMANDS[name].get_short_help_str(limit=90)) for name in sorted(COMMANDS)])
+
+
+@click.group(cls=TaskGroups, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nnkit")
+def cli():
+    """nnkit: ready deep-learning applications. Each task has train, evaluate, predict, tune, info and export.
+
+    Example: nnkit digits train && nnkit digits predict my_digit.png
+    """
+
+
+def main(argv=None):
+    """Entry point: user errors become one line on stderr and exit code 1 (runtime) or 2
+    (usage); set NNKIT_DEBUG=1 to see tracebacks."""
+    from nnkit.errors import NnkitError
+
+    try:
+        cli.main(args=argv, prog_name="nnkit", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as error:
+        context = getattr(error, "ctx", None)
+        hint = f" (see '{context.command_path} --help')" if context else ""
+        click.echo(f"nnkit: error: {error.format_message()}{hint}", err=True)
+        sys.exit(error.exit_code)
+    except click.Abort:
+        click.echo("nnkit: aborted", err=True)
+        sys.exit(130)
+    except NnkitError as error:
+        click.echo(f"nnkit: error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("nnkit: interrupted", err=True)
+        sys.exit(130)
+    except Exception as error:
+        if os.environ.get("NNKIT_DEBUG"):
+            raise
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        click.echo(f"nnkit: internal error: {type(error).__name__}: {message} "
+                   "(set NNKIT_DEBUG=1 for the traceback)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

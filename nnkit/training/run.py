@@ -1,0 +1,371 @@
+"""Training wiring shared by every task: optimizer and schedule from the config, callbacks,
+resume after a kill, and saving the finished model with its metadata.
+
+Output directory layout:
+    model.keras, metadata.json   the finished model (written atomically at the end)
+    checkpoints/best.keras       best epoch so far (atomic)
+    backup/                      BackupAndRestore state (atomic); a killed run resumes from it
+    prepared/                    what `Task.prepare` made (a pretrained encoder); reused on resume
+    training_log.csv, logs/      per-epoch metrics (CSV) and TensorBoard logs
+    workers/<index>/             a multi-worker run's other workers' own backups and logs, so
+                                 that workers sharing a disk never write the same file; removed
+                                 when they finish (only the chief saves the model)
+"""
+
+import contextlib
+import json
+import math
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import keras
+
+from nnkit.distribution import Distribution, Plan, weights_digest
+from nnkit.errors import NnkitError, UsageError
+from nnkit.layers.stateful import reset_states
+from nnkit.reproducibility import hardware, set_seed, versions
+from nnkit.saving import atomic_path, save_model, write_json
+
+BACKUP_DIR = "backup"
+PREPARED_DIR = "prepared"
+WORKERS_DIR = "workers"
+EPOCH_SECONDS = "epoch_seconds"
+TRAINING_LOG = "training_log.csv"
+OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "adamw": keras.optimizers.AdamW,
+    "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+}
+
+
+def make_optimizer(training, steps_per_epoch):
+    """The optimizer named in the config, with its learning-rate schedule and clipping:
+    `clipnorm` clips each weight's gradient on its own, `global_clipnorm` all of them together."""
+    if training["optimizer"] not in OPTIMIZERS:
+        raise UsageError(f"training.optimizer must be one of {', '.join(OPTIMIZERS)}, got '{training['optimizer']}'")
+    rate = training["learning_rate"]
+    if training["schedule"] == "cosine":
+        warmup_steps = training["warmup_epochs"] * steps_per_epoch
+        decay_steps = max(1, training["epochs"] * steps_per_epoch - warmup_steps)
+        rate = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=rate / 10 if warmup_steps else rate,
+            decay_steps=decay_steps,
+            warmup_target=rate if warmup_steps else None,
+            warmup_steps=warmup_steps,
+        )
+    elif training["schedule"] not in ("constant", "plateau"):
+        raise UsageError(f"training.schedule must be cosine, constant or plateau, got '{training['schedule']}'")
+    options = {"learning_rate": rate}
+    if training["optimizer"] == "sgd" and training["momentum"]:
+        options.update(momentum=training["momentum"], nesterov=True)
+    if training["weight_decay"]:
+        options["weight_decay"] = training["weight_decay"]
+    if training["clipnorm"]:
+        options["clipnorm"] = training["clipnorm"]
+    if training["global_clipnorm"]:
+        options["global_clipnorm"] = training["global_clipnorm"]
+    return OPTIMIZERS[training["optimizer"]](**options)
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall time of each epoch's training steps alone (validation excluded), also written into
+    the epoch's logs (`epoch_seconds`), so that a resumed run knows what its killed part took."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start, self._train_end = time.perf_counter(), None
+
+    def on_test_begin(self, logs=None):
+        self._train_end = self._train_end or time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append((self._train_end or time.perf_counter()) - self._start)
+        if logs is not None:
+            logs[EPOCH_SECONDS] = self.seconds[-1]
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Save the model whenever the monitored metric improves, via a temporary file."""
+
+    def __init__(self, path, monitor, mode):
+        super().__init__()
+        self.path, self.monitor, self.mode = Path(path), monitor, mode
+        self.best = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        if self.best is None or (value > self.best if self.mode == "max" else value < self.best):
+            self.best = value
+            with atomic_path(self.path) as temporary:
+                self.model.save(temporary)
+
+
+class TaskMetrics(keras.callbacks.Callback):
+    """Adds the task's own validation metrics (`Task.epoch_metrics`) to every epoch's logs.
+    It runs first, so the callbacks after it (logs, checkpoints, early stopping) see them."""
+
+    def __init__(self, task, splits):
+        super().__init__()
+        self.task, self.splits = task, splits
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.update(self.task.epoch_metrics(self.model, self.splits))
+
+
+class ResetStates(keras.callbacks.Callback):
+    """For stateful recurrent layers: every epoch reads its stream from the start, and
+    validation reads another stream, so both begin from a zero state."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        reset_states(self.model)
+
+    def on_test_begin(self, logs=None):
+        reset_states(self.model)
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras's BackupAndRestore, but every backup file is written to a temporary name and
+    renamed: the stock callback writes the weights in place, and a kill during that write
+    leaves an HDF5 file that cannot be read, so the run could not resume."""
+
+    def _save_model(self):
+        Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
+        with atomic_path(self._weights_path) as temporary:
+            self.model.save_weights(temporary, overwrite=True)
+        state = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+        with atomic_path(self._training_metadata_path) as temporary:
+            Path(temporary).write_text(json.dumps(state))
+
+    def on_train_begin(self, logs=None):
+        try:
+            super().on_train_begin(logs)
+        except (OSError, ValueError) as error:
+            raise NnkitError(f"cannot resume from '{self.backup_dir}' ({error}); delete it to start afresh")
+
+
+def _is_resuming(output, config):
+    """A leftover backup means an interrupted run: resume it, but only with the same config."""
+    saved_config = output / BACKUP_DIR / "config.json"
+    if not saved_config.is_file():
+        return False
+    if json.loads(saved_config.read_text()) != config:
+        raise UsageError(
+            f"'{output}' holds an interrupted run with a different config; resume it with the same "
+            f"options, or delete '{saved_config.parent}' (or choose another --output) to start afresh"
+        )
+    return True
+
+
+def _start_afresh(output, config):
+    """Clear what a finished earlier run left, and mark this run as resumable."""
+    shutil.rmtree(output / BACKUP_DIR, ignore_errors=True)
+    (output / TRAINING_LOG).unlink(missing_ok=True)
+    write_json(config, output / BACKUP_DIR / "config.json")
+
+
+def monitored_metric(task, splits):
+    """What early stopping and checkpoints watch; without validation data only the training loss."""
+    return (task.monitor, task.monitor_mode) if splits.validation is not None else ("loss", "min")
+
+
+def task_callbacks(task, splits):
+    """The callbacks that must run first in every epoch: state resets, and the task's own
+    validation metrics that the callbacks after them read."""
+    return ([ResetStates()] if task.stateful else []) + [TaskMetrics(task, splits)]
+
+
+def schedule_callbacks(training, monitor, mode):
+    """What steers training from the monitored metric: early stopping, the plateau schedule, and
+    stopping at a NaN loss. Training runs and tuning trials share them."""
+    callbacks = [
+        keras.callbacks.EarlyStopping(
+            monitor=monitor, mode=mode, patience=training["early_stopping_patience"], restore_best_weights=True
+        ),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    if training["schedule"] == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor, mode=mode, factor=training["plateau_factor"], patience=training["plateau_patience"]))
+    return callbacks
+
+
+def callbacks_for(task, output, training, timer, splits):
+    monitor, mode = monitored_metric(task, splits)
+    return [
+        *task_callbacks(task, splits),
+        timer,
+        # The epoch's CSV row is written before its backup: a kill between the two repeats the
+        # row on resume (read_training_log keeps the last) rather than losing it.
+        keras.callbacks.CSVLogger(str(output / TRAINING_LOG), append=True),
+        AtomicBackupAndRestore(str(output / BACKUP_DIR), delete_checkpoint=False),
+        BestCheckpoint(output / "checkpoints" / "best.keras", monitor, mode),
+        *tensorboard_callbacks(output),
+        *schedule_callbacks(training, monitor, mode),
+    ]
+
+
+def tensorboard_callbacks(output):
+    """TensorBoard logs, where TensorFlow (their writer) is installed: a JAX or torch machine
+    without it (a GPU box, say) trains all the same, without them."""
+    from importlib.util import find_spec
+
+    return [keras.callbacks.TensorBoard(str(output / "logs"))] if find_spec("tensorflow") else []
+
+
+def check_training(training):
+    for key in ("epochs", "batch_size"):
+        if training[key] < 1:
+            raise UsageError(f"training.{key} must be at least 1, got {training[key]}")
+    if training["learning_rate"] <= 0:
+        raise UsageError(f"training.learning_rate must be positive, got {training['learning_rate']}")
+
+
+def check_replicas(task, training, plan):
+    if training["batch_size"] % plan.replicas:
+        raise UsageError(f"training.batch_size {training['batch_size']} does not split evenly across "
+                         f"{plan.replicas} replicas; make it a multiple of {plan.replicas}")
+    if task.stateful and plan.replicas > 1:
+        raise UsageError(f"{task.name} trains stateful layers that carry each batch row's state from step to step; "
+                         "it trains on one device (--strategy default)")
+
+
+def count_training_examples(splits):
+    train_samples = count_examples(splits.train[0])
+    if train_samples == 0:
+        raise UsageError("no training examples (check data.train_limit and the data directory)")
+    return train_samples
+
+
+def compile_model(task, config, model, train_samples, jit=None):
+    """Compile `model` for an epoch of `train_samples` examples (the schedule counts steps);
+    `jit` True/False forces XLA compilation on or off, None lets Keras decide."""
+    steps_per_epoch = -(-train_samples // config["training"]["batch_size"])
+    model.compile(optimizer=make_optimizer(config["training"], steps_per_epoch),
+                  jit_compile="auto" if jit is None else jit, **task.compile_options(config))
+
+
+def is_diverged(history):
+    losses = history.history.get("loss", [])
+    return bool(losses) and not math.isfinite(losses[-1])  # TerminateOnNaN stopped the run
+
+
+def train(task, config, output, data_dir=None, verbose="auto", note=None, distribution=None):
+    """Train `task` with `config`, evaluate on the test split, save to `output`; returns metadata.
+    `note` adds to the metadata's training record (how a tuned config was found, say).
+    `distribution` (nnkit.distribution.start) says on which devices; by default one.
+    In a multi-worker run only the chief evaluates and saves; the others return a short record."""
+    distribution = distribution or Distribution(Plan("default", ()))
+    plan = distribution.plan
+    output = Path(output) if plan.chief else Path(output) / WORKERS_DIR / str(plan.worker_index)
+    training = config["training"]
+    check_training(training)
+    check_replicas(task, training, plan)
+    resumed = _is_resuming(output, config)
+    set_seed(config["seed"])
+    splits = task.load_data(config, data_dir)
+    if not resumed:
+        shutil.rmtree(output / PREPARED_DIR, ignore_errors=True)
+    preparing = time.perf_counter()
+    splits = task.prepare(config, splits, output / PREPARED_DIR, verbose)
+    preparation_time = time.perf_counter() - preparing
+    train_samples = count_training_examples(splits)
+
+    with distribution.scope():
+        model = task.build_model(config, splits.info)
+        compile_model(task, config, model, train_samples, jit=plan.jit)
+        if resumed:
+            print(f"Resuming the interrupted run in '{output}' from its last completed epoch.")
+        else:  # only now, with data and model ready, is there a run worth resuming
+            _start_afresh(output, config)
+        timer = EpochTimer()
+        # A resumed run also counts the epochs its killed part trained.
+        earlier_seconds = sum(read_training_log(output).get(EPOCH_SECONDS, [])) if resumed else 0.0
+        started = time.perf_counter()
+        history = model.fit(
+            **task.fit_arguments(splits, training["batch_size"], config["seed"]),
+            epochs=training["epochs"],
+            callbacks=callbacks_for(task, output, training, timer, splits) + distribution.callbacks,
+            verbose=verbose,
+        )
+    wall_time = time.perf_counter() - started + earlier_seconds
+    if is_diverged(history):
+        shutil.rmtree(output / BACKUP_DIR, ignore_errors=True)  # a diverged run is not worth resuming
+        raise NnkitError(
+            "training diverged (the loss became NaN or infinite); lower training.learning_rate "
+            "or set training.clipnorm"
+        )
+    history = read_training_log(output)
+    epoch_seconds = history.pop(EPOCH_SECONDS, timer.seconds)  # timings, not a metric to plot
+    record = {
+        "resumed": resumed,
+        "wall_time_s": round(wall_time, 2),
+        "preparation_time_s": round(preparation_time, 2),  # Task.prepare: pretraining, say
+        "train_samples": train_samples,
+        "epoch_train_seconds": [round(seconds, 3) for seconds in epoch_seconds],
+        "distribution": plan.record(),
+        # Workers that trained in sync have the same weights, so the same digest.
+        "weights_digest": weights_digest(model),
+        **(note or {}),
+    }
+    if not plan.chief:  # the chief evaluates and saves; this worker's files go
+        shutil.rmtree(output, ignore_errors=True)
+        with contextlib.suppress(OSError):  # workers/, once the last worker's folder has gone
+            output.parent.rmdir()
+        return {"task": task.name, "config": config, "history": history, "training": record}
+    model = distribution.local_copy(model)
+    metadata = evaluate_and_save(task, config, model, splits, output, history, record)
+    for finished in (BACKUP_DIR, PREPARED_DIR):  # nothing left to resume
+        shutil.rmtree(output / finished, ignore_errors=True)
+    return metadata
+
+
+def evaluate_and_save(task, config, model, splits, output, history, record):
+    """Score the trained `model` on the test split and save it with its metadata to `output`;
+    `record` says how it was trained."""
+    model = task.finish(config, model, splits)
+    metrics = task.evaluate(model, splits.test, splits.info)
+    metadata = {
+        "task": task.name,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": config,
+        "data": splits.info,
+        "metrics": {"test": metrics},
+        "history": history,
+        "training": record,
+        "versions": versions(),
+        "hardware": hardware(),
+    }
+    save_model(model, Path(output), metadata)
+    return metadata
+
+
+def count_examples(inputs):
+    """The number of examples in an array or in a dict of arrays (a model with named inputs)."""
+    if isinstance(inputs, dict):
+        return len(next(iter(inputs.values()))) if inputs else 0
+    return len(inputs)
+
+
+def read_training_log(output):
+    """The per-epoch metrics of the whole run (resumed parts included), column by column."""
+    import csv
+
+    path = Path(output) / TRAINING_LOG
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as handle:
+        by_epoch = {int(row["epoch"]): row for row in csv.DictReader(handle)}
+    rows = [by_epoch[epoch] for epoch in sorted(by_epoch)]
+    # CSVLogger writes "NA" where an epoch lacks a value (no validation data, say).
+    history = {key: [float(row[key]) for row in rows if row.get(key) not in (None, "", "NA")]
+               for key in (rows[0] if rows else {})}
+    return {key: values for key, values in history.items() if values}
