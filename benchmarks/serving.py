@@ -68,7 +68,7 @@ def request_bodies(count=200):
         buffer = io.BytesIO()
         Image.fromarray(image).save(buffer, format="PNG")
         pngs.append(buffer.getvalue())
-    sentences = [" ".join(words) for words in read_split(atis_folder(data_dir(), "test")).words[:count]]
+    sentences = [" ".join(words) for words in read_split(atis_folder(data_dir(), ["test"]) / "test").words[:count]]
     return pngs, sentences
 
 

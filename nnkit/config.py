@@ -1,14 +1,15 @@
 """Configs: `configs/<task>.yaml` defaults, an optional user YAML file, then `--set` overrides.
 
 A config is a nested dict of plain values. Every key a user gives must already exist in the
-task's defaults and have a compatible type, so a typo fails loudly instead of being ignored.
+task's defaults and have a compatible type, so a typo fails loudly instead of being ignored;
+then every value must keep its key's rule (ranges, choices, null: nnkit.config_rules), before
+any data is read or model built.
 The defaults file may also hold a `search_space` section (used by `tune`); it is not part of
 the config a model is trained with.
 """
 
 import copy
 import difflib
-from importlib import resources
 
 import yaml
 
@@ -32,9 +33,12 @@ def _read_yaml(text, where):
 
 
 def task_defaults(task_name):
-    """The task's full defaults file, search space included."""
-    text = resources.files("nnkit.configs").joinpath(f"{task_name}.yaml").read_text("utf-8")
-    return _read_yaml(text, f"configs/{task_name}.yaml")
+    """The task's full defaults file, search space included: a built-in task's configs/<name>.yaml,
+    the YAML a plugin task ships in its package."""
+    from nnkit.registry import load_task
+
+    defaults = load_task(task_name).defaults_file()
+    return _read_yaml(defaults.read_text("utf-8"), f"the defaults of task '{task_name}' ({defaults.name})")
 
 
 def _coerce(key, value, default):
@@ -110,6 +114,9 @@ def read_config_file(config_file):
             text = handle.read()
     except OSError as error:
         raise UsageError(f"cannot read config file '{config_file}': {error.strerror}")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"config file '{config_file}' is not UTF-8 text (byte 0x{error.object[error.start]:02x} "
+                         f"at offset {error.start})")
     return _read_yaml(text, config_file)
 
 
@@ -125,4 +132,14 @@ def load_config(task_name, config_file=None, overrides=(), options=None):
         config = merge(config, option)
     for text in overrides:
         config = merge(config, parse_override(text))
+    return validate(task_name, config, defaults)
+
+
+def validate(task_name, config, defaults=None):
+    """`config` if every value keeps its key's rule and the task's rules across keys
+    (nnkit.config_rules); a config to train with, or a saved one that options changed."""
+    from nnkit.config_rules import check
+    from nnkit.registry import load_task
+
+    check(load_task(task_name), config, defaults or task_defaults(task_name))
     return config

@@ -33,6 +33,12 @@ def atomic_path(path):
         yield temporary
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; saved files follow the umask
         os.replace(temporary, path)
+    except OSError as error:
+        # A full disk, say: the writer names no file (HDF5, zip) or the temporary one, so the
+        # error names the file the user knows of (nnkit.cli.main tells them in one line).
+        if error.errno is None or error.filename not in (None, temporary):
+            raise
+        raise OSError(error.errno, os.strerror(error.errno), str(path)) from error
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
@@ -76,20 +82,27 @@ def _umask():
 
 def write_json(data, path):
     with atomic_path(path) as temporary:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
+        _dump_json(data, temporary)
+
+
+def _dump_json(data, path):
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, sort_keys=True)
+        handle.write("\n")
 
 
 def save_model(model, directory, metadata):
-    """Write `directory/model.keras` (metadata inside) and `directory/metadata.json`."""
+    """Write `directory/model.keras` (metadata inside) and `directory/metadata.json`. Both are
+    written in full before either replaces the file there, so a failure (a full disk) leaves
+    the model that was there whole, never a new model beside the old one's metadata."""
     directory = Path(directory)
     metadata = {"format_version": FORMAT_VERSION, **metadata}
-    with atomic_path(directory / MODEL_FILE) as temporary:
-        model.save(temporary)
-        with zipfile.ZipFile(temporary, "a") as archive:
-            archive.writestr(METADATA_IN_ZIP, json.dumps(metadata, indent=2, sort_keys=True))
-    write_json(metadata, directory / METADATA_FILE)
+    with atomic_path(directory / METADATA_FILE) as metadata_file:
+        _dump_json(metadata, metadata_file)
+        with atomic_path(directory / MODEL_FILE) as model_file:
+            model.save(model_file)
+            with zipfile.ZipFile(model_file, "a") as archive:
+                archive.writestr(METADATA_IN_ZIP, json.dumps(metadata, indent=2, sort_keys=True))
     return directory / MODEL_FILE
 
 
@@ -123,7 +136,12 @@ def load_model(path, expected_task=None):
     import keras
 
     import nnkit.layers  # noqa: F401  registers nnkit's custom layers before Keras looks for them
+    from nnkit.registry import TASKS, import_task_layers
 
+    if metadata.get("task") not in TASKS:
+        raise NnkitError(f"'{path}' holds a model of task '{metadata.get('task')}', which is not installed "
+                         f"(installed: {', '.join(sorted(TASKS))})")
+    import_task_layers(metadata["task"])
     try:
         # Safe mode, said outright: a saved file must not run code of its own (a Lambda's bytecode).
         model = keras.saving.load_model(resolve_model_file(path), compile=False, safe_mode=True)
@@ -136,5 +154,7 @@ def load_predictor(path, expected_task=None):
     """Load a saved model as its task's Predictor, which takes raw inputs."""
     from nnkit.registry import load_task
 
+    if not isinstance(path, (str, os.PathLike)):  # nnkit.load(None): say so, not a TypeError from pathlib
+        raise UsageError(f"a saved model's path must be a str or a pathlib.Path, got {type(path).__name__}")
     model, metadata = load_model(path, expected_task)
     return load_task(metadata["task"]).make_predictor(model, metadata)

@@ -29,9 +29,11 @@ class Splits:
     """Arrays for training. `info` carries what the model and predictor need to know about
     the data (class names, input shape, vocabulary ...); it is saved in the model's metadata."""
 
-    train: tuple
-    validation: tuple | None
-    test: tuple
+    train: object  # what `fit_arguments` batches: by default (inputs, targets) arrays
+    validation: object | None  # the same, or None
+    # What this task's `evaluate` scores, in whatever form it needs (arrays, the raw utterances
+    # with their gold tags, the pairs with their reference texts ...); only `evaluate` reads it.
+    test: object
     info: dict = field(default_factory=dict)
     # What a task needs beside the arrays and does not save (raw gold labels to score against).
     extras: dict = field(default_factory=dict)
@@ -79,6 +81,9 @@ class Task:
     evaluation_figures = {}
     # Extra `evaluate` options that override a config key, as train_flags do (a beam size, say).
     evaluation_options = {}
+    # What this task's own config keys may be: dotted key -> nnkit.config_rules.Rule (a range,
+    # choices, null allowed ...), over the shared keys' rules there; see also `check_config`.
+    config_rules = {}
 
     def defaults_file(self):
         """The task's YAML defaults and search space (a path or importlib.resources Traversable)."""

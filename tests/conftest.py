@@ -63,10 +63,12 @@ def epochs_logged(output):
 
 
 def wait_for_an_epoch(output, processes, timeout):
-    """Until the training run in `output` has finished an epoch, one of the `processes` running
-    it has ended, or `timeout` seconds have passed."""
+    """Until the training run in `output` has finished an epoch (logged it and backed it up, so
+    that a killed run resumes), one of the `processes` running it has ended, or `timeout`
+    seconds have passed."""
     deadline = time.time() + timeout
-    while time.time() < deadline and not ((output / "training_log.csv").is_file() and epochs_logged(output)):
+    while time.time() < deadline and not ((output / "backup" / "training_metadata.json").is_file()
+                                          and epochs_logged(output)):
         if any(process.poll() is not None for process in processes):
             return
         time.sleep(0.05)

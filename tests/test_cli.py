@@ -37,9 +37,9 @@ def assert_one_line_error(done, code, text):
     (["digits", "train", "--set", "training.epochs=many"], 2, "expects int"),
     (["digits", "train", "--model", "densenet"], 2, "'densenet' is not one of"),
     (["digits", "train", "--epochs", "0"], 2, "0 is not in the range"),
-    (["digits", "train", "--set", "training.epochs=0"], 2, "training.epochs must be at least 1"),
-    (["digits", "train", "--set", "training.learning_rate=-1"], 2, "learning_rate must be positive"),
-    (["digits", "train", "--set", "data.train_limit=0"], 2, "no training examples"),
+    (["digits", "train", "--set", "training.epochs=0"], 2, "config key 'training.epochs' must be at least 1"),
+    (["digits", "train", "--set", "training.learning_rate=-1"], 2, "'training.learning_rate' must be above 0"),
+    (["digits", "train", "--set", "data.train_limit=0"], 2, "config key 'data.train_limit' must be at least 1"),
     (["digits", "predict"], 2, "Missing argument"),
     (["nosuchtask"], 2, "No such command"),
     (["digits", "predict", "missing.png"], 1, "no such file: 'missing.png'"),
@@ -54,7 +54,7 @@ def test_usage_and_missing_files(args, code, text, tmp_path, monkeypatch, capsys
 def test_a_mistake_is_one_line_in_a_fresh_process_too(tmp_path):
     """What a user's shell shows, TensorFlow's own start-up logging included."""
     done = run_nnkit("digits", "train", "--set", "data.train_limit=0", cwd=tmp_path)
-    assert_one_line_error(done, 2, "no training examples")
+    assert_one_line_error(done, 2, "config key 'data.train_limit' must be at least 1")
 
 
 def test_bad_images_and_wrong_task(tmp_path, trained_digits, capsys):

@@ -1,7 +1,9 @@
 import pytest
 
-from nnkit.config import load_config, merge, parse_override, task_defaults
+from nnkit.config import load_config, merge, parse_override, task_defaults, validate
+from nnkit.config_rules import Rule, above, at_least, leaves, one_of, within
 from nnkit.errors import UsageError
+from nnkit.registry import load_task, task_names
 
 
 def test_defaults_exclude_search_space():
@@ -84,3 +86,34 @@ def test_optimizer_follows_momentum_and_both_clipping_keys():
     optimizer = make_optimizer({**training, "momentum": 0.9, "global_clipnorm": None, "clipnorm": 1.0}, 10)
     assert optimizer.momentum == 0.9 and optimizer.nesterov
     assert optimizer.clipnorm == 1.0 and optimizer.global_clipnorm is None
+
+
+@pytest.mark.parametrize("task_name", task_names())
+def test_every_rule_a_task_declares_names_one_of_its_keys(task_name):
+    task = load_task(task_name)
+    keys = dict(leaves({k: v for k, v in task_defaults(task_name).items() if k != "search_space"}))
+    assert not [key for key in task.config_rules if key not in keys]
+    assert all(isinstance(rule, Rule) for rule in task.config_rules.values())
+
+
+def test_null_only_where_the_default_is_null_or_the_rule_allows_it():
+    config = load_config("translate", overrides=["data.train_limit=null", "training.global_clipnorm=null"])
+    assert config["data"]["train_limit"] is None and config["training"]["global_clipnorm"] is None
+    with pytest.raises(UsageError, match="config key 'training.epochs' cannot be null"):
+        load_config("translate", overrides=["training.epochs=null"])
+    with pytest.raises(UsageError, match="config key 'data.train_limit' expects int, got 'many'"):
+        load_config("translate", overrides=["data.train_limit=many"])  # a null default has a rule for its type
+
+
+def test_a_saved_config_that_options_changed_is_checked_too():
+    saved = load_config("digits")
+    assert validate("digits", saved) is saved
+    with pytest.raises(UsageError, match="config key 'data.source' must be mnist or tfds:NAME"):
+        validate("digits", merge(saved, {"data": {"source": "tfds:"}}))  # what `evaluate --data tfds:` gives
+
+
+def test_rules_in_words():
+    assert at_least(1).allowed() == "at least 1" and above(0).allowed() == "above 0"
+    assert within(0, 1, high_open=True).allowed() == "in [0, 1)" and one_of(["a", "b"]).allowed() == "one of a, b"
+    with pytest.raises(UsageError, match=r"config key 'x' must be in \(0, 0.5\), got 0.5"):
+        within(0, 0.5, low_open=True, high_open=True).check("x", 0.5, 0.1)

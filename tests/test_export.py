@@ -127,7 +127,7 @@ def test_exported_language_model_is_a_window_model(capsys, tmp_path, trained_lm)
     manifest, done = exported(capsys, "lm", trained_lm, tmp_path / "lm", "onnx")
     assert "zero recurrent state" in done.stdout
     predictor = load_predictor(trained_lm)
-    expected = predictor.predict("the cat sat on", count=3)
+    [expected] = predictor.predict(["the cat sat on"], count=3)
     tokens = np.asarray([[manifest["processing"]["eos"], *(predictor.index[w] for w in expected["words"])]], np.int32)
     logits = artifacts(manifest, tmp_path / "lm", "onnx")["model"](tokens=tokens)["logits"][0, -1]
     probabilities = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()

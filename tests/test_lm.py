@@ -8,7 +8,8 @@ import pytest
 
 from conftest import data_dir, run_in_process
 from tiny_models import SENTENCES, TINY_LM
-from nnkit.apps.lm.data import EOS, bptt_windows, build_vocabulary, hold_out, read_lines, word_stream
+from nnkit.apps.lm.data import EOS, bptt_windows, build_vocabulary, hold_out, word_stream
+from nnkit.data.files import read_lines
 from nnkit.errors import UsageError
 
 def tiny_model_config(**changes):

@@ -60,3 +60,29 @@ def test_missing_corrupt_and_foreign_files(tmp_path):
             archive.writestr(name, content[: len(content) // 3] if name.endswith(".h5") else content)
     with pytest.raises(NnkitError, match="cannot load the model"):
         load_model(path)
+
+
+def test_a_failed_save_leaves_the_saved_model_whole_and_names_the_file(tmp_path, monkeypatch):
+    import errno
+
+    import nnkit.saving
+
+    save_model(tiny_model(), tmp_path, {"task": "digits"})
+    before = {name: (tmp_path / name).read_bytes() for name in ("model.keras", "metadata.json")}
+
+    def full_disk(*_):
+        raise OSError(errno.ENOSPC, "No space left on device")  # as zip and HDF5 say it: naming no file
+
+    with monkeypatch.context() as patched:
+        patched.setattr(nnkit.saving, "_dump_json", full_disk)
+        with pytest.raises(OSError) as raised:
+            save_model(tiny_model(), tmp_path, {"task": "digits", "new": True})
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(tmp_path / "metadata.json")
+    with monkeypatch.context() as patched:
+        patched.setattr(keras.Model, "save", full_disk)
+        with pytest.raises(OSError, match="No space left on device") as raised:
+            save_model(tiny_model(), tmp_path, {"task": "digits", "new": True})
+    assert raised.value.filename == str(tmp_path / "model.keras")
+    # Neither file was replaced, not even the one written in full: model and metadata still match.
+    assert {name: (tmp_path / name).read_bytes() for name in before} == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["metadata.json", "model.keras"]

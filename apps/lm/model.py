@@ -12,7 +12,7 @@ import keras
 from keras import ops
 
 from nnkit.layers import ReversibleEmbedding, Stateful
-from nnkit.models.recurrent import CELL_TYPES, recurrent_layer
+from nnkit.models.recurrent import recurrent_layer
 
 
 def build_language_model(model_config, vocabulary_size, batch_size, sequence_length=None, name="lm", stateful=True):
@@ -25,13 +25,7 @@ def build_language_model(model_config, vocabulary_size, batch_size, sequence_len
     Ghahramani 2016). With `tie_weights` the output layer reuses the embedding matrix; a last
     projection maps the recurrent units to the embedding size when the two differ.
     """
-    architecture, dropout = model_config["architecture"], model_config["dropout"]
-    if architecture not in CELL_TYPES:
-        raise ValueError(f"model.architecture must be one of {', '.join(CELL_TYPES)}, got '{architecture}'")
-    if model_config["layers"] < 1:
-        raise ValueError(f"model.layers must be at least 1, got {model_config['layers']}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
+    architecture, dropout = model_config["architecture"], model_config["dropout"]  # the config rules checked them
     tokens = keras.Input(batch_shape=(batch_size, sequence_length), dtype="int32", name="tokens")
     embedding_class = ReversibleEmbedding if model_config["tie_weights"] else keras.layers.Embedding
     embedding = embedding_class(vocabulary_size, model_config["embedding_dim"],

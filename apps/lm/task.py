@@ -12,21 +12,24 @@ state carried from one window to the next (stateful layers, reset at every epoch
 """
 
 import sys
+from pathlib import Path
 
 import click
 import numpy as np
 
-from nnkit.data.files import data_dir as resolve_data_dir
+from nnkit.apps.lm.data import LAYOUT
+from nnkit.config_rules import Rule, at_least, one_of, within
 from nnkit.errors import UsageError
+from nnkit.models import CELL_TYPES
 from nnkit.task import Splits, Task
 
-CELL_TYPES = ("elman", "jordan", "gru", "lstm")  # nnkit.models.recurrent.CELL_TYPES, without Keras
 
 
 def read_streams(config, data_dir, splits):
     """{split: word stream} for the splits asked for: from `data.text` files (their tail held
     out), from a folder with train.txt / valid.txt / test.txt, or from the data directory's ptb/."""
-    from nnkit.apps.lm.data import hold_out, ptb_files, read_lines, split_files, word_stream
+    from nnkit.apps.lm.data import corpus_files, hold_out, word_stream
+    from nnkit.data.files import read_lines
 
     data = config["data"]
     if data["text"]:
@@ -35,13 +38,9 @@ def read_streams(config, data_dir, splits):
         if len(stream) < 2:
             raise UsageError(f"no words in {', '.join(data['text'])}")
         return hold_out(stream, data["validation_fraction"], data["test_fraction"])
-    files = split_files(data_dir) if data_dir else {}
-    if not files:
-        files = ptb_files(resolve_data_dir(data_dir), splits)
+    files = corpus_files(data_dir, splits)
     streams = {}
     for split in splits:
-        if split not in files:
-            raise UsageError(f"'{data_dir}' has no {split} split (expected {split}.txt)")
         streams[split] = word_stream(read_lines(files[split]), data["lowercase"])
         if len(streams[split]) < 2:
             raise UsageError(f"no words in '{files[split]}'")
@@ -56,10 +55,20 @@ def limited(streams, data):
 
 class LanguageModelTask(Task):
     name = "lm"
+    description = "Word-level language modeling and text generation (Penn Treebank) with RNNs."
     architectures = CELL_TYPES
     stateful = True  # training resets the recurrent state at each epoch and before validation
     data_help = ("Data directory holding ptb/ (default $NNKIT_DATA_DIR), or a folder with "
                  "train.txt, valid.txt and test.txt.")
+    data_layout = LAYOUT
+    config_rules = {
+        "data.text": Rule(kind=str),
+        "data.validation_fraction": within(0, 0.5, low_open=True, high_open=True),  # of a --text corpus
+        "data.test_fraction": within(0, 0.5, low_open=True, high_open=True),
+        "data.max_vocabulary": at_least(3),  # <eos>, <unk> and a word
+        "model.architecture": one_of(CELL_TYPES),
+        "training.bptt": at_least(1),
+    }
     train_flags = {
         "text": (("data", "text"), {
             "multiple": True, "type": click.Path(dir_okay=False), "metavar": "FILE",
@@ -146,7 +155,7 @@ class LanguageModelTask(Task):
                          for split in ("valid", "test") if f"{split}_perplexity" in metrics)
 
     def make_predictor(self, model, metadata):
-        return LanguageModelPredictor(self.inference_model(model, metadata["data"]), metadata["data"])
+        return LanguageModelPredictor(self, self.inference_model(model, metadata["data"]), metadata["data"])
 
     def export_plan(self, model, metadata):
         from nnkit.apps.lm.data import EOS, UNK
@@ -180,12 +189,19 @@ class LanguageModelTask(Task):
     def commands(self):
         return [predict_command(self), generate_command(self), score_command(self)]
 
+    def routes(self, serving):
+        from nnkit.apps.lm.serving import routes
+
+        return routes(self, serving)
+
+    web_panel = Path(__file__).with_name("panel.js")
+
 
 class LanguageModelPredictor:
     """A saved language model that takes raw text: it scores, continues and predicts words."""
 
-    def __init__(self, model, info):
-        self.model, self.vocabulary = model, info["vocabulary"]
+    def __init__(self, task, model, info):
+        self.task, self.model, self.vocabulary = task, model, info["vocabulary"]
         self.index = {word: position for position, word in enumerate(self.vocabulary)}
         self.lowercase, self.number_token = info["lowercase"], info["number_token"]
         if self.lowercase and self.number_token:  # the corpus was lowercased, PTB's "N" too
@@ -214,8 +230,17 @@ class LanguageModelPredictor:
                 "words": [*words, "<eos>"], "word_log_probabilities": [float(s) for s in scores],
                 "unknown_words": unknown}
 
-    def predict(self, text, count=5):
-        """The `count` likeliest next words after `text` (a sentence start when empty)."""
+    def predict(self, inputs, count=5, **unknown):
+        """One dict per text (one alone needs no list): the `count` likeliest next words after
+        it (after a sentence start, for an empty text)."""
+        from nnkit.raw_inputs import no_other_options, positive_integer, text_list
+
+        no_other_options(unknown, "count")
+        count = positive_integer("count", count)
+        return [self.next_words(text, count) for text in text_list(inputs)]
+
+    def next_words(self, text, count):
+        """`predict` for one text."""
         from nnkit.models.decoding import log_softmax
         from nnkit.layers.stateful import reset_states
 
@@ -281,7 +306,7 @@ def predict_command(task):
         import json
 
         predictor = loaded(task, model_path)
-        results = [predictor.predict(text, count) for text in read_texts(texts)]
+        results = predictor.predict(read_texts(texts), count=count)
         if as_json:
             click.echo(json.dumps(results, indent=2))
             return

@@ -1,15 +1,16 @@
 """Slot-filling corpora in the ATIS layout: `<split>/seq.in` (words), `<split>/seq.out` (one BIO
 tag per word) and `<split>/label` (the intent), aligned line by line.
 
-ATIS comes from the data directory's `atis/` folder, or is downloaded from the snapshot the
-shared copy was taken from (MiuLab/SlotGated-SLU, Goo et al. 2018), each file checked by MD5.
-Any other folder in the same layout works too; `valid/` may also be called `dev/`.
+ATIS comes from the data directory (`--data DIR` may be the ATIS folder itself or hold it as
+`atis/`), or is downloaded from the snapshot the shared copy was taken from (MiuLab/SlotGated-SLU,
+Goo et al. 2018), each file checked by MD5. Any other folder in the same layout works too;
+`valid/` may also be called `dev/`, and may be missing (then it is held out of train).
 """
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from nnkit.data.files import fetch
+from nnkit.data.files import locate, read_lines
 from nnkit.errors import UsageError
 
 ATIS_ORIGIN = ("https://raw.githubusercontent.com/MiuLab/SlotGated-SLU/"
@@ -21,6 +22,7 @@ ATIS_MD5 = {
 }
 FILES = ("seq.in", "seq.out", "label")
 SPLIT_ALIASES = {"valid": ("valid", "dev")}
+LAYOUT = f"ATIS-layout split folders train/, valid/ (or dev/, optional) and test/, each with {', '.join(FILES)}"
 
 
 @dataclass
@@ -41,13 +43,6 @@ class Utterances:
         return Utterances(*([column[i] for i in indices] for column in (self.words, self.tags, self.intents)))
 
 
-def _read_lines(path):
-    try:
-        return Path(path).read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise UsageError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})")
-
-
 def _check_bio(tags, path, line_number):
     for tag in tags:
         if tag != "O" and not (tag[:2] in ("B-", "I-") and len(tag) > 2):
@@ -61,7 +56,7 @@ def read_split(folder):
     for path in paths:
         if not path.is_file():
             raise UsageError(f"'{path}' is missing (a split needs {', '.join(FILES)})")
-    words_lines, tags_lines, intents = (_read_lines(path) for path in paths)
+    words_lines, tags_lines, intents = (read_lines(path) for path in paths)
     if not len(words_lines) == len(tags_lines) == len(intents):
         raise UsageError(f"'{folder}': seq.in has {len(words_lines)} lines, seq.out {len(tags_lines)}, "
                          f"label {len(intents)}; they must be aligned line by line")
@@ -89,12 +84,12 @@ def split_folder(root, split):
     return None
 
 
-def atis_folder(directory, split):
-    """The ATIS split folder in the data directory, downloading missing files when online."""
-    root = Path(directory) / "atis"
-    found = split_folder(root, split)
-    if found and all((found / name).is_file() for name in FILES):
-        return found
-    fetched = [fetch(directory, f"atis/{split}/{name}", f"{ATIS_ORIGIN}{split}/{name}", md5)
-               for name, md5 in zip(FILES, ATIS_MD5[split])]
-    return fetched[0].parent  # the data directory, or the default one when that is read-only
+def atis_folder(data_dir, splits):
+    """The folder in the ATIS layout that has `splits` (valid, which may be missing, aside): the
+    data directory itself or its atis/, where ATIS is downloaded when missing and online."""
+    needed = [split for split in splits if split != "valid"]
+    required = [tuple(f"{name}/{file}" for name in SPLIT_ALIASES.get(split, (split,))) for split in needed
+                for file in FILES]
+    sources = {f"{split}/{file}": (f"{ATIS_ORIGIN}{split}/{file}", md5)  # ATIS has a valid split: fetch it too
+               for split in sorted({*needed, "valid"}) for file, md5 in zip(FILES, ATIS_MD5[split])}
+    return locate(data_dir, "atis", required, LAYOUT, sources)

@@ -10,15 +10,11 @@ import keras
 from nnkit.layers import HashedWordEmbedding, MaskedPooling, OneHot
 from nnkit.models.recurrent import stacked_rnn
 
-ENCODINGS = ("onehot", "embedding", "wordhash", "embedding+wordhash")
-
 
 def word_vectors(inputs, model, info):
-    """The word representation(s) named by model.encoding, concatenated; masks carry through."""
+    """The word representation(s) named by model.encoding (one of nnkit.apps.slots.task.ENCODINGS,
+    as the config rules check), concatenated; masks carry through."""
     parts = model["encoding"].split("+")
-    unknown = [part for part in parts if part not in ("onehot", "embedding", "wordhash")]
-    if unknown or not parts:
-        raise ValueError(f"model.encoding must be one of {', '.join(ENCODINGS)}, got '{model['encoding']}'")
     vectors = []
     if "onehot" in parts:
         vectors.append(OneHot(len(info["words"]), name="one_hot")(inputs["words"]))
@@ -67,8 +63,6 @@ def intent_head(sequence, model, intents):
     if model["intent_decision"] == "vote":
         votes = keras.layers.Dense(intents, activation="softmax", name="intent_votes")(sequence)
         return MaskedPooling("mean", name="intent")(votes)
-    if model["intent_decision"] != "pool":
-        raise ValueError(f"model.intent_decision must be 'pool' or 'vote', got '{model['intent_decision']}'")
     return keras.layers.Dense(intents, activation="softmax", name="intent")(
         sentence_vector(sequence, model["dropout"], name="sentence"))
 

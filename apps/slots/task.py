@@ -9,36 +9,33 @@ Every word gets a BIO slot tag (B-fromloc.city_name, I-..., O) and the sentence 
 differently. Data: `<split>/{seq.in,seq.out,label}` for train, valid (or dev) and test.
 """
 
+from pathlib import Path
+
 import click
 import numpy as np
 
-from nnkit.data.files import data_dir as resolve_data_dir
+from nnkit.apps.slots.data import LAYOUT
+from nnkit.config_rules import at_least, one_of
 from nnkit.errors import UsageError
+from nnkit.models import CELL_TYPES
 from nnkit.task import Splits, Task
 from nnkit.text.words import Vocabulary, hash_sentences, pad, tokenize
 
-CELL_TYPES = ("elman", "jordan", "gru", "lstm")  # nnkit.models.recurrent.CELL_TYPES, without Keras
 ENCODINGS = ("onehot", "embedding", "wordhash", "embedding+wordhash")
+INTENT_DECISIONS = ("pool", "vote")  # nnkit.apps.slots.model.intent_head
 
 
-def split_folders(data, data_dir, splits):
-    """{split: folder or None}: `--data` may be a folder in the ATIS layout itself, else the
-    data directory's atis/ is read (and downloaded when missing and online)."""
+def split_folders(data_dir, splits):
+    """{split: folder, None for a missing valid/}: from a folder in the ATIS layout, the data
+    directory itself or its atis/ (downloaded when missing and online)."""
     from nnkit.apps.slots.data import atis_folder, split_folder
 
-    if data_dir and (split_folder(data_dir, "train") or split_folder(data_dir, "test")):
-        return {split: split_folder(data_dir, split) for split in splits}
-    if data["source"] != "atis":
-        raise UsageError(f"data.source must be 'atis', got '{data['source']}'; "
-                         "pass --data DIR for a folder in the same layout")
-    directory = resolve_data_dir(data_dir)
-    return {split: atis_folder(directory, split) for split in splits}
+    folder = atis_folder(data_dir, splits)
+    return {split: split_folder(folder, split) for split in splits}
 
 
 def hold_out(utterances, fraction, seed):
     """Split a seeded random `fraction` off `utterances`, for data without a validation split."""
-    if not 0.0 <= fraction < 1.0:
-        raise UsageError(f"data.validation_fraction must be in [0, 1), got {fraction}")
     order = np.random.default_rng(seed).permutation(len(utterances))
     count = int(round(len(utterances) * fraction))
     held_out = utterances.subset(sorted(order[:count])) if count else None
@@ -78,10 +75,22 @@ def decode(outputs, sentences, info):
 
 class SlotsTask(Task):
     name = "slots"
+    description = "Slot filling and intent detection (ATIS) with recurrent networks."
     architectures = CELL_TYPES
     monitor, monitor_mode = "val_slot_f1", "max"
     data_help = ("Data directory holding atis/ (default $NNKIT_DATA_DIR), or a folder with "
                  "train/ valid/ test/ in the ATIS layout.")
+    data_layout = LAYOUT
+    config_rules = {
+        "data.source": one_of(["atis"]),  # --data DIR names a folder in the same layout instead
+        "model.architecture": one_of(CELL_TYPES),
+        "model.encoding": one_of(ENCODINGS),
+        "model.hash_buckets": at_least(2),  # id 0 is padding
+        "model.max_trigrams": at_least(1),
+        "model.attention_heads": at_least(0),  # 0: no self-attention
+        "model.intent_decision": one_of(INTENT_DECISIONS),
+        "training.intent_loss_weight": at_least(0),
+    }
     train_flags = {
         "bidirectional": (("model", "bidirectional"), {
             "off": "unidirectional", "default": None, "help": "Bidirectional or one-way RNN layers."}),
@@ -98,18 +107,11 @@ class SlotsTask(Task):
 
         data, model = config["data"], config["model"]
         wanted = (*splits, "valid") if "train" in splits else splits
-        folders = split_folders(data, data_dir, wanted)
-        read = {split: read_split(folder) for split, folder in folders.items() if folder}
-        for split in splits:
-            if split not in read:
-                raise UsageError(f"the data has no {split} split (expected a '{split}/' folder)")
+        read = {split: read_split(folder) for split, folder in split_folders(data_dir, wanted).items() if folder}
         limits = {"train": data["train_limit"], "test": data["test_limit"]}
         read = {split: utterances.head(limits.get(split)) for split, utterances in read.items()}
         if "train" not in read:
             return Splits(train=None, validation=None, test=read["test"])
-
-        if model["encoding"] not in ENCODINGS:
-            raise UsageError(f"model.encoding must be one of {', '.join(ENCODINGS)}, got '{model['encoding']}'")
         train, validation = read["train"], read.get("valid")
         if validation is None:
             train, validation = hold_out(train, data["validation_fraction"], config["seed"])
@@ -219,6 +221,13 @@ class SlotsTask(Task):
     def commands(self):
         return [predict_command(self)]
 
+    def routes(self, serving):
+        from nnkit.apps.slots.serving import routes
+
+        return routes(self, serving)
+
+    web_panel = Path(__file__).with_name("panel.js")
+
 
 class SlotPredictor:
     """A saved slot filler that takes raw text: any case, punctuation, unknown words."""
@@ -234,14 +243,15 @@ class SlotPredictor:
             raise UsageError(f"no words to tag in {shown!r}")
         return words
 
-    def predict(self, texts):
-        """One dict per text: intent, its probability, the filled slots and every word's tag."""
+    def predict(self, inputs, **unknown):
+        """One dict per text (one alone needs no list): intent, its probability, the filled
+        slots and every word's tag."""
         from seqeval.metrics.sequence_labeling import get_entities
 
-        if isinstance(texts, str):
-            texts = [texts]
-        if not texts:
-            raise UsageError("nothing to predict: no text given")
+        from nnkit.raw_inputs import no_other_options, text_list
+
+        no_other_options(unknown)
+        texts = text_list(inputs)
         sentences = [self.tokenize(text) for text in texts]
         tags, intents, probabilities = self.task.predict_utterances(self.model, sentences, self.info)
         results = []

@@ -2,13 +2,12 @@
 the other.
 
 Multi30k (task 1: English-German image descriptions, raw cased text) comes from the data
-directory's `multi30k/` or is downloaded from the official repository, each file checked by
-MD5. A user's own pairs are two aligned files (source, target) or one tab-separated file;
+directory, which may be the Multi30k folder itself or hold it as `multi30k/`, or is downloaded
+from the official repository, each file checked by MD5. A user's own pairs are two aligned files (source, target) or one tab-separated file;
 their last lines are held out for validation and test.
 """
 
-from nnkit.apps.lm.data import read_lines
-from nnkit.data.files import fetch
+from nnkit.data.files import locate, read_lines
 from nnkit.errors import UsageError
 
 MULTI30K_ORIGIN = "https://raw.githubusercontent.com/multi30k/dataset/a3d2e0d26b56f3846f66a952536ffed4e401d05a/data/task1/raw/"
@@ -20,6 +19,7 @@ MULTI30K_MD5 = {
     "test_2016_flickr.de.gz": "efd67d314d98489b716b145475101932",
 }
 LANGUAGES = ("en", "de")
+LAYOUT = "Multi30k files " + ", ".join(f"{name}.{{de,en}}.gz" for name in MULTI30K_SPLITS.values())
 
 
 def aligned(source_lines, target_lines, source_name, target_name):
@@ -30,17 +30,14 @@ def aligned(source_lines, target_lines, source_name, target_name):
     return list(zip(source_lines, target_lines))
 
 
-def multi30k_pairs(directory, split, source, target):
-    """(source sentence, target sentence) pairs of one Multi30k split."""
-    for language in (source, target):
-        if language not in LANGUAGES:
-            raise UsageError(f"Multi30k has {' and '.join(LANGUAGES)}, not '{language}'")
-    if source == target:
-        raise UsageError(f"source and target are both '{source}'")
-    paths = {}
-    for language in (source, target):
-        name = f"{MULTI30K_SPLITS[split]}.{language}.gz"
-        paths[language] = fetch(directory, f"multi30k/{name}", MULTI30K_ORIGIN + name, MULTI30K_MD5[name])
+def multi30k_pairs(data_dir, split, source, target):
+    """(source sentence, target sentence) pairs of one Multi30k split, from the data directory
+    itself or its multi30k/ (the config rules have checked the languages: see
+    TranslateTask.check_config)."""
+    names = {language: f"{MULTI30K_SPLITS[split]}.{language}.gz" for language in (source, target)}
+    sources = {name: (MULTI30K_ORIGIN + name, MULTI30K_MD5[name]) for name in names.values()}
+    folder = locate(data_dir, "multi30k", list(sources), LAYOUT, sources)
+    paths = {language: folder / name for language, name in names.items()}
     return aligned(read_lines(paths[source]), read_lines(paths[target]), paths[source], paths[target])
 
 
@@ -63,9 +60,7 @@ def file_pairs(files):
 
 def hold_out(pairs, validation_fraction, test_fraction):
     """{train, valid, test} from one list of pairs: the test split is its last lines, the
-    validation split the lines before them."""
-    if not (0 < validation_fraction < 0.5 and 0 < test_fraction < 0.5):
-        raise UsageError("data.validation_fraction and data.test_fraction must be between 0 and 0.5")
+    validation split the lines before them (the fractions are in (0, 0.5): see the config rules)."""
     test_start = len(pairs) - max(1, int(len(pairs) * test_fraction))
     valid_start = test_start - max(1, int(len(pairs) * validation_fraction))
     if valid_start < 1:

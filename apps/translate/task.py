@@ -8,15 +8,17 @@ The encoder reads the source sentence's Moses tokens, the decoder writes the tar
 over the encoder outputs; training is teacher-forced, translating is a beam search.
 """
 
+from pathlib import Path
+
 import click
 import numpy as np
 
-from nnkit.data.files import data_dir as resolve_data_dir
+from nnkit.apps.translate.data import LAYOUT
+from nnkit.config_rules import Rule, above, at_least, one_of, within
 from nnkit.errors import UsageError
+from nnkit.models import ATTENTIONS, SEQ2SEQ_CELLS as CELLS
 from nnkit.task import Splits, Task
 
-CELLS = ("gru", "lstm")
-ATTENTIONS = ("bahdanau", "luong", "none")
 
 
 def read_pairs(config, data_dir, splits):
@@ -29,8 +31,7 @@ def read_pairs(config, data_dir, splits):
         parts = hold_out(nonempty(file_pairs(data["files"]), " and ".join(data["files"])),
                          data["validation_fraction"], data["test_fraction"])
         return {split: parts[split] for split in splits}
-    directory = resolve_data_dir(data_dir)
-    return {split: nonempty(multi30k_pairs(directory, split, data["source_language"], data["target_language"]),
+    return {split: nonempty(multi30k_pairs(data_dir, split, data["source_language"], data["target_language"]),
                             f"the Multi30k {split} split") for split in splits}
 
 
@@ -45,8 +46,10 @@ class TranslationTest:
 
 class TranslateTask(Task):
     name = "translate"
+    description = "Machine translation (Multi30k) with an attention encoder-decoder and beam search."
     architectures = CELLS
-    data_help = "Data directory holding multi30k/ (default $NNKIT_DATA_DIR)."
+    data_help = "The Multi30k folder, or a data directory holding multi30k/ (default $NNKIT_DATA_DIR)."
+    data_layout = LAYOUT
     train_flags = {
         "source": (("data", "source_language"), {"help": "Source language (Multi30k: de or en)."}),
         "target": (("data", "target_language"), {"help": "Target language (Multi30k: en or de)."}),
@@ -63,6 +66,28 @@ class TranslateTask(Task):
     evaluation_options = {
         "beam_size": (("decoding", "beam_size"), {"type": click.IntRange(min=1), "help": "Beams (1: greedy)."}),
     }
+    config_rules = {
+        "data.files": Rule(kind=str),
+        "data.validation_fraction": within(0, 0.5, low_open=True, high_open=True),  # of your own pairs
+        "data.test_fraction": within(0, 0.5, low_open=True, high_open=True),
+        "model.architecture": one_of(CELLS),
+        "model.attention": one_of(ATTENTIONS),
+        "decoding.beam_size": at_least(1),
+        "decoding.length_penalty": at_least(0),
+        "decoding.max_length_ratio": above(0),
+    }
+
+    def check_config(self, config):
+        from nnkit.apps.translate.data import LANGUAGES
+
+        data = config["data"]
+        source, target = data["source_language"], data["target_language"]
+        for key, language in (("source_language", source), ("target_language", target)):
+            if not data["files"] and language not in LANGUAGES:  # your own pairs may be in any language
+                raise UsageError(f"config key 'data.{key}' must be one of {', '.join(LANGUAGES)} for Multi30k, "
+                                 f"got {language!r}")
+        if source == target:
+            raise UsageError(f"config keys 'data.source_language' and 'data.target_language' are both {source!r}")
 
     def load_data(self, config, data_dir=None, splits=("train", "test")):
         from nnkit.text.sentences import build_vocabulary, encode, tokenize
@@ -123,7 +148,7 @@ class TranslateTask(Task):
     def evaluate(self, model, test, info):
         import sacrebleu
 
-        translator = Translator(model, info, test.decoding)
+        translator = Translator(self, model, info, test.decoding)
         hypotheses = [result["translations"][0]["text"] for result in translator.translate(test.sources)]
         metric = sacrebleu.BLEU()
         bleu = metric.corpus_score(hypotheses, [test.references])
@@ -141,7 +166,7 @@ class TranslateTask(Task):
         return "\n".join(lines)
 
     def make_predictor(self, model, metadata):
-        return Translator(model, metadata["data"], metadata["config"]["decoding"])
+        return Translator(self, model, metadata["data"], metadata["config"]["decoding"])
 
     def export_plan(self, model, metadata):
         from nnkit.export.graphs import BEAM_SEARCH_NOTE, decoder_step_artifact, named, state_names
@@ -175,14 +200,21 @@ class TranslateTask(Task):
     def commands(self):
         return [predict_command(self)]
 
+    def routes(self, serving):
+        from nnkit.apps.translate.serving import routes
+
+        return routes(self, serving)
+
+    web_panel = Path(__file__).with_name("panel.js")
+
 
 class Translator:
     """A saved translation model that takes raw sentences and returns detokenized text."""
 
-    def __init__(self, model, info, decoding):
+    def __init__(self, task, model, info, decoding):
         from nnkit.models.seq2seq import Seq2SeqDecoder
 
-        self.info, self.decoding = info, decoding
+        self.task, self.info, self.decoding = task, info, decoding
         self.decoder = Seq2SeqDecoder(model, info["model"])
 
     def check_languages(self, source=None, target=None):
@@ -192,9 +224,13 @@ class Translator:
             raise UsageError(f"this model translates {trained[0]} to {trained[1]}, "
                              f"not {source or trained[0]} to {target or trained[1]}")
 
-    def predict(self, sentences, beam_size=None, n_best=1):
-        """The Python API (`nnkit.load`): what `translate` returns."""
-        return self.translate(sentences, beam_size=beam_size, n_best=n_best)
+    def predict(self, inputs, beam_size=None, n_best=1, **unknown):
+        """What `translate` returns for a list of sentences (one alone needs no list)."""
+        from nnkit.raw_inputs import no_other_options, positive_integer, text_list
+
+        no_other_options(unknown, "beam_size", "n_best")
+        return self.translate(text_list(inputs), beam_size=positive_integer("beam_size", beam_size, optional=True),
+                              n_best=positive_integer("n_best", n_best))
 
     def translate(self, sentences, beam_size=None, n_best=1, batch_size=64):
         """One dict per sentence: its tokens and `n_best` translations (text, tokens,
@@ -277,7 +313,7 @@ def predict_command(task):
             sentences = [line for line in sys.stdin.read().splitlines() if line.strip()]
         translator = load_predictor(model_path, expected_task=task.name)
         translator.check_languages(source, target)
-        results = translator.translate(list(sentences), beam_size=beam_size, n_best=n_best)
+        results = translator.predict(list(sentences), beam_size=beam_size, n_best=n_best)
         if attention_plot:
             plot_attention(results[0], attention_plot)
         if as_json:

@@ -14,6 +14,7 @@ import click
 import numpy as np
 
 from nnkit.cli.options import model_path_option
+from nnkit.config_rules import Rule, at_least, within
 from nnkit.errors import UsageError
 from nnkit.families.image_classification import ImageClassificationTask
 from nnkit.task import Splits
@@ -25,7 +26,7 @@ def parse_classes(text):
         return None
     classes = [name.strip() for name in str(text).split(",") if name.strip()]
     if len(classes) < 2 or len(set(classes)) != len(classes):
-        raise UsageError(f"data.classes needs two or more distinct class names, got '{text}'")
+        raise UsageError(f"config key 'data.classes' needs two or more distinct class names, got {text!r}")
     return classes
 
 
@@ -49,9 +50,23 @@ def generated_split(classes, per_class, size, seed):
 
 class XoTask(ImageClassificationTask):
     name = "xo"
+    description = "X, O or empty tic-tac-toe cells (CNN), and convolution teaching tools."
     train_flags = {"classes": (("data", "classes"), {"help": "Classes to learn, e.g. x,o (data.classes); "
                                                               "default x,o,none, or every class folder of --data."})}
     data_help = "Image folder of class_name/*.png|jpg (default: generated cells)."
+    # --data names the folder itself: there is no canonical dataset to hold (nnkit.data.image_folder reads it).
+    data_layout = "a folder of class folders of images, class_name/*.png|jpg (x/, o/, none/ ...)"
+    config_rules = {
+        **ImageClassificationTask.config_rules,
+        "data.classes": Rule(kind=str),  # null: every class (see parse_classes)
+        "data.image_size": within(8, 512),
+        "data.generated_train_per_class": at_least(1),
+        "data.generated_test_per_class": at_least(1),
+    }
+
+    def check_config(self, config):
+        super().check_config(config)
+        parse_classes(config["data"]["classes"])
 
     def load_data(self, config, data_dir=None, splits=("train", "test")):
         from nnkit.data.image_folder import load_image_folder, stratified_split
@@ -59,8 +74,6 @@ class XoTask(ImageClassificationTask):
         data, seed = config["data"], config["seed"]
         classes = parse_classes(data["classes"])
         size = data["image_size"]
-        if not 8 <= size <= 512:
-            raise UsageError(f"data.image_size must be between 8 and 512, got {size}")
         if data_dir:  # a user's folder: class_name/*.png, split here with the seed
             images, labels, classes = load_image_folder(data_dir, lambda gray: resize_cell(gray, size), classes)
             kept, test = stratified_split(labels, data["test_fraction"], seed)
@@ -106,6 +119,8 @@ class XoTask(ImageClassificationTask):
 
     def commands(self):
         return [*super().commands(), generate_command, explain_command, convolve_command]
+
+    web_panel = Path(__file__).with_name("panel.js")
 
 
 @click.command("generate")

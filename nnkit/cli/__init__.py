@@ -1,6 +1,7 @@
 """The `nnkit` command. Task groups are built from the registry on demand, so `nnkit --help`
 imports neither the apps nor TensorFlow."""
 
+import errno
 import os
 import sys
 
@@ -65,9 +66,44 @@ def cli():
     """
 
 
+# What the system said (an OSError's errno) -> the line the user reads, naming the file it was about.
+SYSTEM_ERRORS = {
+    errno.ENOSPC: "no space left on device while writing {file}",
+    errno.EDQUOT: "disk quota exceeded while writing {file}",
+    errno.EACCES: "permission denied for {file}",
+    errno.EPERM: "operation not permitted on {file}",
+    errno.EROFS: "{file} is on a read-only file system",
+    errno.ENOTDIR: "{file}: a part of the path is a file, not a folder",
+    errno.EISDIR: "{file} is a folder, not a file",
+    errno.ENOENT: "{file} does not exist",
+}
+
+
+def system_error(error):
+    """The OSError that `error` is, or the system error (one with an errno) it was raised from
+    or while handling (libraries wrap some), or None."""
+    if isinstance(error, OSError):
+        return error
+    for _ in range(10):  # a chain is short; never loop on a cycle
+        error = error.__cause__ or error.__context__
+        if error is None or isinstance(error, OSError) and error.errno:
+            return error
+    return None
+
+
+def describe_system_error(error):
+    """One line for an OSError: a full disk, a folder that cannot be written, a file that cannot be read."""
+    file = f"'{error.filename}'" if error.filename else "a file"
+    if error.errno in SYSTEM_ERRORS:
+        return SYSTEM_ERRORS[error.errno].format(file=file)
+    text = error.strerror or (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return f"{text} ({file})" if error.filename else text
+
+
 def main(argv=None):
     """Entry point: user errors become one line on stderr and exit code 1 (runtime) or 2
-    (usage); set NNKIT_DEBUG=1 to see tracebacks."""
+    (usage), and so do system errors (a full disk, a folder that cannot be written: exit 1);
+    set NNKIT_DEBUG=1 to see tracebacks."""
     from nnkit.errors import NnkitError
 
     try:
@@ -91,6 +127,10 @@ def main(argv=None):
     except Exception as error:
         if os.environ.get("NNKIT_DEBUG"):
             raise
+        cause = system_error(error)
+        if cause is not None:
+            click.echo(f"nnkit: error: {describe_system_error(cause)}", err=True)
+            sys.exit(1)
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
         click.echo(f"nnkit: internal error: {type(error).__name__}: {message} "
                    "(set NNKIT_DEBUG=1 for the traceback)", err=True)

@@ -18,17 +18,19 @@ def train_command(task):
     @distribution_options
     @click.option("--output", default=f"saved_models/{task.name}", show_default=True,
                   help="Where the model, checkpoints and logs go; a killed run resumes from here.")
+    @click.option("--restart", is_flag=True, help="Discard an interrupted run's backup in --output and train afresh.")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
     def train(model, epochs, batch_size, seed, config_file, overrides, data, strategy, devices, precision, jit,
-              cluster, task_index, output, quiet, **task_flags):
+              cluster, task_index, output, restart, quiet, **task_flags):
         """Train a model, evaluate it on the test split and save it."""
+        # The whole config is checked first: a bad value is refused before any work.
+        config, data_dir = config_from_options(task, model, epochs, batch_size, seed, config_file, overrides, data,
+                                               task_flags)
         distribution = start_distribution(strategy, devices, precision, jit, cluster, task_index)
         from nnkit.training.run import train as run_training
 
-        config, data_dir = config_from_options(task, model, epochs, batch_size, seed, config_file, overrides, data,
-                                               task_flags)
         metadata = run_training(task, config, output, data_dir=data_dir, verbose=0 if quiet else "auto",
-                                distribution=distribution)
+                                distribution=distribution, restart=restart)
         record = metadata["training"]
         if "metrics" not in metadata:  # a multi-worker run's other worker: the chief saves
             plan = record["distribution"]
@@ -53,7 +55,7 @@ def evaluate_command(task):
         import_keras_quietly()
         import json
 
-        from nnkit.config import merge
+        from nnkit.config import merge, validate
         from nnkit.errors import NnkitError
         from nnkit.training.reports import plot_learning_curves
         from nnkit.saving import load_model
@@ -64,6 +66,7 @@ def evaluate_command(task):
         for option, (keys, _) in task.evaluation_options.items():
             if extra.get(option) is not None:
                 config = merge(config, nested(keys, extra[option]))
+        validate(task.name, config)
         metrics = task.evaluate(model, task.evaluation_data(config, metadata["data"], data_dir), metadata["data"])
         for figure, path in extra.items():
             if figure in task.evaluation_figures and path:

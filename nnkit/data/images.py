@@ -44,6 +44,8 @@ def decoded_image(source, label=None):
             yield ImageOps.exif_transpose(image)
     except FileNotFoundError:
         raise NnkitError(f"no such file: '{label}'")
+    except PermissionError:  # not a corrupt image: nnkit.cli.main says "permission denied for ..."
+        raise
     except IsADirectoryError:
         raise NnkitError(f"'{label}' is a directory, not an image")
     except UnidentifiedImageError:

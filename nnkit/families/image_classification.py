@@ -7,13 +7,30 @@ import click
 import numpy as np
 
 from nnkit.cli.options import model_path_option
+from nnkit.config_rules import FRACTION, at_least, one_of
 from nnkit.errors import NnkitError, UsageError
+from nnkit.models import FILL_MODES, INPUT_NORMALIZATIONS, PADDINGS, POOLINGS
 from nnkit.task import Task
+
+# The names of models.vision.ARCHITECTURES, spelled out so that `--help` needs no Keras.
+ARCHITECTURES = ("mlp", "lenet5", "alexnet", "vgg", "resnet", "cnn")
 
 
 class ImageClassificationTask(Task):
-    # The names of models.vision.ARCHITECTURES, spelled out so that `--help` needs no Keras.
-    architectures = ("mlp", "lenet5", "alexnet", "vgg", "resnet", "cnn")
+    architectures = ARCHITECTURES
+    config_rules = {
+        "model.architecture": one_of(ARCHITECTURES),
+        "model.input_normalization": one_of(INPUT_NORMALIZATIONS),
+        "model.width": at_least(1),
+        "model.padding": one_of(PADDINGS),
+        "model.stride": at_least(1),
+        "model.pooling": one_of(POOLINGS),
+        "model.dense_units": at_least(1),
+        "augmentation.rotation_degrees": at_least(0),  # 0: no rotation
+        "augmentation.shift": FRACTION,
+        "augmentation.zoom": FRACTION,
+        "augmentation.fill_mode": one_of(FILL_MODES),
+    }
     evaluation_figures = {"confusion_matrix": "Write a confusion-matrix PNG here."}
     # How a raw image becomes the model's input, for other runtimes (see `export_plan`).
     image_preparation = ""
@@ -22,6 +39,19 @@ class ImageClassificationTask(Task):
         """Turn a luminance array (0..255, any size) into the model's input image (uint8);
         `info` is what the model recorded about its data (input shape, classes ...)."""
         raise NotImplementedError
+
+    def check_config(self, config):
+        """Keras names the activations and initializers it knows: ask it (training loads it anyway)."""
+        from nnkit.backend import import_keras_quietly
+
+        keras = import_keras_quietly()
+        known = {"activation": keras.activations, "kernel_initializer": keras.initializers}
+        for key, names in known.items():
+            try:
+                names.get(config["model"][key])
+            except (ValueError, TypeError):
+                raise UsageError(f"config key 'model.{key}' must be a name in {names.__name__}, "
+                                 f"got {config['model'][key]!r}")
 
     def build_model(self, config, info):
         from nnkit.models.vision import build_image_classifier
@@ -71,6 +101,11 @@ class ImageClassificationTask(Task):
     def commands(self):
         return [predict_command(self)]
 
+    def routes(self, serving):
+        from nnkit.families.image_classification_serving import image_classification_routes
+
+        return image_classification_routes(self, serving)
+
 
 class ImagePredictor:
     """A saved image classifier that takes raw inputs: file paths, PIL images or arrays."""
@@ -81,24 +116,21 @@ class ImagePredictor:
 
     def preprocess(self, inputs):
         """Raw inputs -> a batch of normalised images, shape (n, height, width, 1)."""
-        from nnkit.data.images import read_grayscale
+        from nnkit.data.images import luminance, read_grayscale
+        from nnkit.raw_inputs import image_array
 
         batch = []
-        for item in inputs:
+        for index, item in enumerate(inputs):
             name = str(item)
             if isinstance(item, (str, Path)):
                 gray = read_grayscale(item)
             elif hasattr(item, "mode") and hasattr(item, "size"):  # a PIL image
-                from nnkit.data.images import luminance
-
                 gray = luminance(item)
             else:
-                gray = np.asarray(item, dtype=np.float32)
+                gray = image_array(item, f"inputs[{index}]")
                 name = f"array {gray.shape}"
-                if gray.ndim == 3 and gray.shape[-1] in (1, 3, 4):
+                if gray.ndim == 3:
                     gray = gray[..., :3].mean(axis=-1) if gray.shape[-1] != 1 else gray[..., 0]
-                if gray.ndim != 2 or min(gray.shape) < 1:
-                    raise UsageError(f"expected a 2-D grayscale or an RGB image array, got shape {gray.shape}")
             batch.append(self.prepare(gray, name))
         return np.stack(batch)
 
@@ -110,13 +142,16 @@ class ImagePredictor:
         except NnkitError as error:
             raise NnkitError(f"{name}: {error}")
 
-    def predict(self, inputs, top_k=1):
-        """One dict per input: the label, its probability and the `top_k` best classes."""
-        if isinstance(inputs, (str, Path)) or (isinstance(inputs, np.ndarray) and inputs.ndim == 2):
-            inputs = [inputs]
-        inputs = list(inputs)
-        if not inputs:
-            raise UsageError("nothing to predict: no inputs given")
+    def predict(self, inputs, top_k=1, **unknown):
+        """One dict per input (a file path, a PIL image or an array; one alone needs no list):
+        the label, its probability and the `top_k` best classes."""
+        from PIL import Image
+
+        from nnkit.raw_inputs import input_list, no_other_options, positive_integer
+
+        no_other_options(unknown, "top_k")
+        top_k = positive_integer("top_k", top_k)
+        inputs = input_list(inputs, single=(str, Path, Image.Image, np.ndarray))
         return self.classify(self.preprocess(inputs), inputs, top_k)
 
     def classify(self, batch, inputs, top_k=1):

@@ -4,8 +4,7 @@ bidirectionally and stacked into deep RNNs. Shared by every sequence task."""
 import keras
 
 from nnkit.layers import Elman, Jordan
-
-CELL_TYPES = ("elman", "jordan", "gru", "lstm")
+from nnkit.models import CELL_TYPES
 
 
 def recurrent_layer(cell_type, units, return_sequences=True, return_state=False, name=None):

@@ -18,21 +18,13 @@ import keras
 from nnkit.layers import AdditiveAttention, MultiplicativeAttention, PaddingMask
 from nnkit.models.recurrent import recurrent_layer
 
-ATTENTIONS = {"bahdanau": AdditiveAttention, "luong": MultiplicativeAttention, "none": None}
-CELLS = ("gru", "lstm")
+# The layer of each score nnkit.models.ATTENTIONS names (the config rules have checked the
+# cell, the score and the sizes before anything is built).
+ATTENTION_LAYERS = {"bahdanau": AdditiveAttention, "luong": MultiplicativeAttention, "none": None}
 
 
 def _state_count(cell):
     return 2 if cell == "lstm" else 1  # LSTM carries (h, c), GRU h
-
-
-def check_decoder_config(config):
-    if config["architecture"] not in CELLS:
-        raise ValueError(f"model.architecture must be one of {', '.join(CELLS)}, got '{config['architecture']}'")
-    if config["attention"] not in ATTENTIONS:
-        raise ValueError(f"model.attention must be one of {', '.join(ATTENTIONS)}, got '{config['attention']}'")
-    if config["layers"] < 1:
-        raise ValueError(f"model.layers must be at least 1, got {config['layers']}")
 
 
 def _encode(source, config, layers):
@@ -90,7 +82,7 @@ def decoder_layers(config, target_vocabulary_size):
             layers[f"bridge_{depth + 1}_{part}"] = keras.layers.Dense(units, activation="tanh",
                                                                       name=f"bridge_{depth + 1}_{part}")
     if config["attention"] != "none":
-        layers["attention"] = ATTENTIONS[config["attention"]](units, name="attention")
+        layers["attention"] = ATTENTION_LAYERS[config["attention"]](units, name="attention")
         layers["attentional"] = keras.layers.Dense(units, activation="tanh", name="attentional")
         layers["output_dropout"] = keras.layers.Dropout(dropout, name="output_dropout")
     return layers
@@ -113,7 +105,6 @@ def _layers(config, source_vocabulary_size, target_vocabulary_size):
 def build_translator(config, source_vocabulary_size, target_vocabulary_size, name="translate"):
     """The teacher-forced training model: {source, previous_words} -> {words: logits} for every
     target position (the previous words are the target shifted right, `<bos>` first)."""
-    check_decoder_config(config)
     layers = _layers(config, source_vocabulary_size, target_vocabulary_size)
     source = keras.Input(shape=(None,), dtype="int32", name="source")
     previous_words = keras.Input(shape=(None,), dtype="int32", name="previous_words")

@@ -14,9 +14,6 @@ from nnkit.errors import UsageError
 from nnkit.layers import ContrastNormalization
 
 
-INPUT_NORMALIZATIONS = ("rescale", "contrast")
-
-
 def preprocessing(inputs, normalization, augmentation, seed):
     """Scale pixels ("rescale": to 0..1; "contrast": per-image background to 0 and ink
     positive, see ContrastNormalization) and, in training only, apply small random
@@ -28,8 +25,6 @@ def preprocessing(inputs, normalization, augmentation, seed):
     # What fills the corners a rotation or shift uncovers: black ("constant") suits MNIST's black
     # background; photos of paper need "nearest" or "reflect", or the model learns black corners.
     fill = augmentation["fill_mode"]
-    if fill not in ("constant", "nearest", "reflect", "wrap"):
-        raise UsageError(f"augmentation.fill_mode must be constant, nearest, reflect or wrap, got '{fill}'")
     if augmentation["rotation_degrees"] > 0:
         x = layers.RandomRotation(
             augmentation["rotation_degrees"] / 360.0, fill_mode=fill, seed=seed, name="random_rotation"
@@ -159,22 +154,9 @@ ARCHITECTURES = {"mlp": mlp, "lenet5": lenet5, "alexnet": alexnet, "vgg": vgg, "
 
 
 def build_image_classifier(input_shape, num_classes, model_options, augmentation, seed, name="classifier"):
-    """Preprocessing + the chosen backbone + a softmax head, as one functional model."""
+    """Preprocessing + the chosen backbone + a softmax head, as one functional model. The config
+    rules (ImageClassificationTask.config_rules and check_config) have checked the options."""
     architecture = model_options["architecture"]
-    if architecture not in ARCHITECTURES:
-        raise UsageError(f"unknown model '{architecture}' (choose from {', '.join(ARCHITECTURES)})")
-    if model_options["padding"] not in ("same", "valid"):
-        raise UsageError(f"model.padding must be 'same' or 'valid', got '{model_options['padding']}'")
-    if model_options["input_normalization"] not in INPUT_NORMALIZATIONS:
-        raise UsageError(f"model.input_normalization must be one of {', '.join(INPUT_NORMALIZATIONS)}, "
-                         f"got '{model_options['input_normalization']}'")
-    if model_options["pooling"] not in ("max", "average"):
-        raise UsageError(f"model.pooling must be 'max' or 'average', got '{model_options['pooling']}'")
-    for key, getter in (("activation", keras.activations.get), ("kernel_initializer", keras.initializers.get)):
-        try:
-            getter(model_options[key])
-        except (ValueError, TypeError):
-            raise UsageError(f"model.{key}: unknown value '{model_options[key]}'")
     inputs = keras.Input(shape=input_shape, name="pixels")
     try:
         scaled = preprocessing(inputs, model_options["input_normalization"], augmentation, seed)

@@ -3,18 +3,20 @@
 Every model under the models directory is loaded once, at start-up (Keras safe mode: a saved
 model cannot run code of its own). Requests carry inputs only, never a path on the server;
 `?model=NAME` picks a loaded model by its directory name. Each model has one worker thread
-that batches the requests waiting for it (see serving_batches.py). Every error, whatever
-raised it, answers `{"error": {"status": ..., "message": "one line"}}`.
+that batches the requests waiting for it (see batches.py). A task's endpoints are its own
+(`Task.routes`, built with the `Serving` helpers here), or the generic POST /v1/<task>/predict;
+its web panel is its own too (`Task.web_panel`), or the page's generic one. Nothing here names
+a task. Every error, whatever raised it, answers `{"error": {"status": ..., "message": "one line"}}`.
 """
 
+import inspect
+import json
 import sys
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, UploadFile
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import FileResponse, JSONResponse
@@ -22,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 
 from nnkit.serving import inputs as inputs
 from nnkit.errors import NnkitError
-from nnkit.registry import TASKS
+from nnkit.registry import TASKS, load_task
 from nnkit.saving import MODEL_FILE
 from nnkit.serving.batches import ModelWorker
 
@@ -50,7 +52,6 @@ class ServedModel:
 def load_models(models_dir):
     """{name: ServedModel} of every saved model directly under `models_dir` (or `models_dir`
     itself, when it is one). A model that fails to load is one line on stderr, and skipped."""
-    from nnkit.registry import load_task
     from nnkit.saving import load_model
 
     models_dir = Path(models_dir)
@@ -97,38 +98,71 @@ def pick_model(models, task, name):
     return candidates[0]
 
 
-# What each endpoint asks of a model, run on the model's worker thread: f(predictor, items, **options)
-# -> one result per item. Module-level, so that requests asking the same are merged into one batch.
-
-def classify(predictor, images, top_k):
-    results = predictor.classify(np.stack(images), [None] * len(images), top_k)
-    return [{key: value for key, value in result.items() if key != "input"} for result in results]
+def answer(served, predictions, key="predictions"):
+    """A task endpoint's answer: {"task", "model", key: the predictions}. JSONResponse directly:
+    the results are plain JSON types, no encoder pass needed."""
+    return JSONResponse({"task": served.task, "model": served.name, key: predictions})
 
 
-def tag(predictor, texts):
-    return predictor.predict(texts)
+def predict_with(predictor, inputs, options):
+    """The generic endpoint's work, on the model's worker thread. `options` is JSON text, so
+    that requests with equal options (of any JSON type) merge into one batch."""
+    return predictor.predict(inputs, **json.loads(options))
 
 
-def translate(predictor, texts, beam_size, n_best):
-    return predictor.translate(texts, beam_size=beam_size, n_best=n_best)
+class Serving:
+    """What a task builds its endpoints with (`Task.routes(serving)`): the loaded models, the
+    shared request checks of nnkit.serving.inputs (`serving.inputs`), `answer`, and the generic
+    routes. A model's work runs on its worker thread: `await served.worker.run(f, items, **options)`,
+    f a module-level function(predictor, items, **options) -> one result per item, so that
+    requests asking the same merge into one batch."""
+
+    inputs = inputs
+    answer = staticmethod(answer)
+
+    def __init__(self, models):
+        self.models = models
+
+    def model_for(self, task):
+        """A FastAPI dependency: the loaded model of the task `task` (a name) that `?model=` picks."""
+
+        async def dependency(model: str | None = Query(None, description="A loaded model's name")):
+            return pick_model(self.models, task, model)
+
+        return dependency
+
+    def generic_routes(self, task):
+        """POST /v1/<task>/predict, JSON {"inputs": [...], "options": {...}} -> {"task", "model",
+        "predictions"}: `Predictor.predict(inputs, **options)` of the task's model."""
+        router = APIRouter()
+
+        @router.post(f"/v1/{task.name}/predict", name=f"{task.name}_predict")
+        async def predict(body: inputs.PredictRequest, served=Depends(self.model_for(task.name)),
+                          _=Depends(inputs.require_json)):
+            try:  # options the predictor's signature cannot take are the client's mistake, not a 500
+                inspect.signature(served.predictor.predict).bind(body.inputs, **body.options)
+            except TypeError as error:
+                raise HTTPException(422, f"options: {error}")
+            options = json.dumps(body.options, sort_keys=True)
+            return answer(served, await served.worker.run(predict_with, body.inputs, options=options))
+
+        return router
 
 
-def caption(predictor, photos, beam_size, n_best):
-    results = predictor.caption(np.stack(photos), beam_size=beam_size, n_best=n_best)
-    return [{"caption": result["captions"][0]["text"], **result} for result in results]
+def loaded_tasks(models):
+    """The Task of every task that has a loaded model."""
+    return [load_task(name) for name in dict.fromkeys(served.task for served in models.values())]
 
 
-def next_words(predictor, texts, count):
-    return [predictor.predict(text, count) for text in texts]
-
-
-def generate(predictor, prompts, length, temperature, top_k, seed):
-    return [predictor.generate(prompt, length, temperature, top_k, seed) for prompt in prompts]
-
-
-def answer(task, served, predictions):
-    # JSONResponse directly: the results are plain JSON types, no encoder pass needed.
-    return JSONResponse({"task": task, "model": served.name, "predictions": predictions})
+def mount_tasks(app, tasks, serving):
+    """Mount the routes of `tasks`; {task name: its actions, as the mounted routes say}."""
+    actions = {}
+    for task in tasks:
+        router = task.routes(serving)
+        prefix = f"/v1/{task.name}/"
+        actions[task.name] = [route.path[len(prefix):] for route in router.routes if route.path.startswith(prefix)]
+        app.include_router(router)
+    return actions
 
 
 def create_app(models_dir, max_body_bytes=DEFAULT_MAX_BODY_BYTES):
@@ -147,12 +181,6 @@ def create_app(models_dir, max_body_bytes=DEFAULT_MAX_BODY_BYTES):
     app.add_middleware(inputs.BodyLimit, max_bytes=max_body_bytes)
     add_error_handlers(app)
 
-    def model_for(task):
-        async def dependency(model: str | None = Query(None, description="A loaded model's name")):
-            return pick_model(models, task, model)
-
-        return dependency
-
     @app.get("/health")
     async def health():
         return {"status": "ok", "models": len(models)}
@@ -161,71 +189,37 @@ def create_app(models_dir, max_body_bytes=DEFAULT_MAX_BODY_BYTES):
     async def list_models():
         return {"models": [served.describe() for served in models.values()]}
 
-    def image_classification(task):
-        async def predict(served=Depends(model_for(task)), _=Depends(inputs.require_multipart),
-                          images: list[UploadFile] = File(...), top_k: int = Form(1, ge=1)):
-            uploads = await inputs.read_uploads(images)
-            batch = await run_in_threadpool(inputs.decode_each, uploads, inputs.classifier_input(served.predictor))
-            return answer(task, served, await served.worker.run(classify, batch, top_k=top_k))
+    tasks = loaded_tasks(models)
+    actions = mount_tasks(app, tasks, Serving(models))
+    panels = {task.name: Path(task.web_panel) for task in tasks if task.web_panel is not None}
 
-        return predict
-
-    for task in ("digits", "xo"):
-        app.post(f"/v1/{task}/predict", name=f"{task}_predict")(image_classification(task))
-
-    @app.post("/v1/caption/predict")
-    async def caption_predict(served=Depends(model_for("caption")), _=Depends(inputs.require_multipart),
-                              images: list[UploadFile] = File(...),
-                              beam_size: int | None = Form(None, ge=1, le=inputs.MAX_BEAMS),
-                              n_best: int = Form(1, ge=1, le=inputs.MAX_BEAMS)):
-        inputs.check_beams(served.predictor, beam_size, n_best)
-        uploads = await inputs.read_uploads(images)
-        photos = await run_in_threadpool(inputs.decode_each, uploads, inputs.captioner_input(served.predictor))
-        return answer("caption", served, await served.worker.run(caption, photos, beam_size=beam_size, n_best=n_best))
-
-    @app.post("/v1/slots/predict")
-    async def slots_predict(body: inputs.TextsRequest, served=Depends(model_for("slots")),
-                            _=Depends(inputs.require_json)):
-        texts = inputs.nonblank(body.texts)
-        for index, text in enumerate(texts):  # punctuation alone leaves no word to tag
-            try:
-                served.predictor.tokenize(text)
-            except NnkitError as error:
-                raise HTTPException(422, f"texts[{index}]: {error}")
-        return answer("slots", served, await served.worker.run(tag, texts))
-
-    @app.post("/v1/translate/predict")
-    async def translate_predict(body: inputs.TranslateRequest, served=Depends(model_for("translate")),
-                                _=Depends(inputs.require_json)):
-        texts = inputs.nonblank(body.texts)
-        inputs.check_beams(served.predictor, body.beam_size, body.n_best)
-        return answer("translate", served,
-                      await served.worker.run(translate, texts, beam_size=body.beam_size, n_best=body.n_best))
-
-    @app.post("/v1/lm/predict")
-    async def lm_predict(body: inputs.NextWordsRequest, served=Depends(model_for("lm")),
-                         _=Depends(inputs.require_json)):
-        return answer("lm", served, await served.worker.run(next_words, body.texts, count=body.count))
-
-    @app.post("/v1/lm/generate")
-    async def lm_generate(body: inputs.GenerateRequest, served=Depends(model_for("lm")),
-                          _=Depends(inputs.require_json)):
-        [generation] = await served.worker.run(generate, [body.prompt], length=body.length,
-                                               temperature=body.temperature, top_k=body.top_k, seed=body.seed)
-        return JSONResponse({"task": "lm", "model": served.name, "generation": generation})
+    @app.get("/v1/tasks")
+    async def list_tasks():
+        """Every known task, whether a model of it is loaded, and where the page finds its panel."""
+        return {"tasks": [{"name": name, "description": TASKS[name][1], "loaded": name in actions,
+                           "actions": actions.get(name, []),
+                           "panel": f"/panels/{name}.js" if name in panels else None} for name in TASKS]}
 
     @app.post("/v1/{task}/{action}")
     async def unknown_endpoint(task: str, action: str):
         if task not in TASKS:
             raise HTTPException(404, f"unknown task '{task}' (known: {', '.join(sorted(TASKS))})")
-        actions = "predict and generate" if task == "lm" else "predict"
-        raise HTTPException(404, f"no endpoint /v1/{task}/{action} ({task} has {actions})")
+        if task not in actions:
+            pick_model(models, task, None)  # says that no model of the task is loaded
+        raise HTTPException(404, f"no endpoint /v1/{task}/{action} ({task} has {' and '.join(actions[task])})")
+
+    @app.get("/panels/{task}.js", include_in_schema=False)
+    async def web_panel(task: str):
+        panel = panels.get(task)
+        if panel is None or not panel.is_file():
+            raise HTTPException(404, f"no web panel for '{task}' (the page shows its generic one)")
+        return FileResponse(panel, media_type="text/javascript")
 
     @app.get("/", include_in_schema=False)
     async def web_page():
         page = WEB_DIRECTORY / "index.html"
         if not page.is_file():
-            raise HTTPException(404, "the web page is not installed (nnkit/web/index.html is missing)")
+            raise HTTPException(404, "the web page is not installed (nnkit/serving/web/index.html is missing)")
         return FileResponse(page)
 
     app.mount("/static", StaticFiles(directory=WEB_DIRECTORY), name="static")

@@ -6,8 +6,8 @@ before a model sees the request.
 
 import io
 
-import numpy as np
 from fastapi import HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
@@ -90,23 +90,10 @@ class TextsRequest(Strict):
     texts: list[str] = Field(min_length=1, max_length=MAX_INPUTS)
 
 
-class TranslateRequest(TextsRequest):
-    beam_size: int | None = Field(None, ge=1, le=MAX_BEAMS)
-    n_best: int = Field(1, ge=1, le=MAX_BEAMS)
-
-
-class NextWordsRequest(Strict):
-    # An empty text asks for the first word of a sentence.
-    texts: list[str] = Field(min_length=1, max_length=MAX_INPUTS)
-    count: int = Field(5, ge=1, le=100)
-
-
-class GenerateRequest(Strict):
-    prompt: str = ""
-    length: int = Field(20, ge=1, le=1000)
-    temperature: float = Field(1.0, ge=0, le=100)
-    top_k: int | None = Field(None, ge=1)
-    seed: int | None = None
+class PredictRequest(Strict):
+    """The generic endpoint's body: `Predictor.predict(inputs, **options)`."""
+    inputs: list = Field(min_length=1, max_length=MAX_INPUTS)
+    options: dict = Field(default_factory=dict)
 
 
 def nonblank(texts):
@@ -155,21 +142,6 @@ def decode_each(uploads, convert):
     return converted
 
 
-def classifier_input(predictor):
-    """A decoded image -> the classifier's input, as `ImagePredictor.preprocess` makes it."""
-    from nnkit.data.images import luminance
-
-    def convert(image, label):
-        return predictor.prepare(luminance(image), f"'{label}'")
-
-    return convert
-
-
-def captioner_input(predictor):
-    """A decoded photo -> the captioner's input, as `Captioner.read` makes it."""
-    from nnkit.data.photos import photo_array
-
-    def convert(image, label):
-        return np.asarray(photo_array(image, predictor.info["image_size"], label))
-
-    return convert
+async def decoded_uploads(images, convert):
+    """`decode_each` of the uploaded files `images`, decoded off the event loop."""
+    return await run_in_threadpool(decode_each, await read_uploads(images), convert)

@@ -4,7 +4,10 @@ resume after a kill, and saving the finished model with its metadata.
 Output directory layout:
     model.keras, metadata.json   the finished model (written atomically at the end)
     checkpoints/best.keras       best epoch so far (atomic)
-    backup/                      BackupAndRestore state (atomic); a killed run resumes from it
+    .lock                        held while a run works here, so a second run is refused
+                                 (nnkit.training.output); gone when the run ends
+    backup/                      BackupAndRestore state (atomic); a killed run resumes from it,
+                                 `train --restart` discards it
     prepared/                    what `Task.prepare` made (a pretrained encoder); reused on resume
     training_log.csv, logs/      per-epoch metrics (CSV) and TensorBoard logs
     workers/<index>/             a multi-worker run's other workers' own backups and logs, so
@@ -17,6 +20,7 @@ import json
 import math
 import shutil
 import time
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,25 +31,25 @@ from nnkit.errors import NnkitError, UsageError
 from nnkit.layers.stateful import reset_states
 from nnkit.reproducibility import hardware, set_seed, versions
 from nnkit.saving import atomic_path, save_model, write_json
+from nnkit.training import OPTIMIZERS
+from nnkit.training.output import output_lock
 
 BACKUP_DIR = "backup"
+# In BACKUP_DIR: the config of the run (ours), its last finished epoch's weights and optimizer
+# state, and that epoch's number (Keras writes it after the weights).
+BACKUP_CONFIG = "config.json"
+BACKUP_WEIGHTS = "latest.keras"
+BACKUP_STATE = "training_metadata.json"
 PREPARED_DIR = "prepared"
 WORKERS_DIR = "workers"
 EPOCH_SECONDS = "epoch_seconds"
 TRAINING_LOG = "training_log.csv"
-OPTIMIZERS = {
-    "adam": keras.optimizers.Adam,
-    "adamw": keras.optimizers.AdamW,
-    "sgd": keras.optimizers.SGD,
-    "rmsprop": keras.optimizers.RMSprop,
-}
 
 
 def make_optimizer(training, steps_per_epoch):
     """The optimizer named in the config, with its learning-rate schedule and clipping:
-    `clipnorm` clips each weight's gradient on its own, `global_clipnorm` all of them together."""
-    if training["optimizer"] not in OPTIMIZERS:
-        raise UsageError(f"training.optimizer must be one of {', '.join(OPTIMIZERS)}, got '{training['optimizer']}'")
+    `clipnorm` clips each weight's gradient on its own, `global_clipnorm` all of them together.
+    The config rules (nnkit.config_rules) have checked the names and numbers."""
     rate = training["learning_rate"]
     if training["schedule"] == "cosine":
         warmup_steps = training["warmup_epochs"] * steps_per_epoch
@@ -56,8 +60,6 @@ def make_optimizer(training, steps_per_epoch):
             warmup_target=rate if warmup_steps else None,
             warmup_steps=warmup_steps,
         )
-    elif training["schedule"] not in ("constant", "plateau"):
-        raise UsageError(f"training.schedule must be cosine, constant or plateau, got '{training['schedule']}'")
     options = {"learning_rate": rate}
     if training["optimizer"] == "sgd" and training["momentum"]:
         options.update(momentum=training["momentum"], nesterov=True)
@@ -67,7 +69,7 @@ def make_optimizer(training, steps_per_epoch):
         options["clipnorm"] = training["clipnorm"]
     if training["global_clipnorm"]:
         options["global_clipnorm"] = training["global_clipnorm"]
-    return OPTIMIZERS[training["optimizer"]](**options)
+    return getattr(keras.optimizers, OPTIMIZERS[training["optimizer"]])(**options)
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -135,12 +137,18 @@ class ResetStates(keras.callbacks.Callback):
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """Keras's BackupAndRestore, but every backup file is written to a temporary name and
     renamed: the stock callback writes the weights in place, and a kill during that write
-    leaves an HDF5 file that cannot be read, so the run could not resume."""
+    leaves an HDF5 file that cannot be read, so the run could not resume. The weights (with the
+    optimizer's state) go in a `.keras` file, whose HDF5 part Keras makes in memory: HDF5 writing
+    straight to a full disk leaves its library broken, and the process crashes as it exits."""
+
+    def __init__(self, backup_dir, **options):
+        super().__init__(backup_dir, **options)
+        self._weights_path = str(Path(backup_dir) / BACKUP_WEIGHTS)
 
     def _save_model(self):
         Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
         with atomic_path(self._weights_path) as temporary:
-            self.model.save_weights(temporary, overwrite=True)
+            self.model.save(temporary)
         state = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
         with atomic_path(self._training_metadata_path) as temporary:
             Path(temporary).write_text(json.dumps(state))
@@ -148,28 +156,56 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     def on_train_begin(self, logs=None):
         try:
             super().on_train_begin(logs)
-        except (OSError, ValueError) as error:
-            raise NnkitError(f"cannot resume from '{self.backup_dir}' ({error}); delete it to start afresh")
+        except Exception as error:  # Keras raises many kinds for a damaged file
+            raise NnkitError(f"cannot resume from '{self.backup_dir}': {type(error).__name__}: "
+                             f"{_first_line(error)}; {_way_out(Path(self.backup_dir))}")
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _way_out(backup):
+    return f"run again with --restart (or delete '{backup}') to start afresh"
 
 
 def _is_resuming(output, config):
-    """A leftover backup means an interrupted run: resume it, but only with the same config."""
-    saved_config = output / BACKUP_DIR / "config.json"
-    if not saved_config.is_file():
+    """A backup with a finished epoch means an interrupted run: resume it, but only with the
+    same config. One without (a run stopped in its first epoch) holds nothing to resume and
+    blocks nothing: `_start_afresh` clears it. A damaged one is refused before any data is read."""
+    backup = output / BACKUP_DIR
+    if not (backup / BACKUP_STATE).exists():
         return False
-    if json.loads(saved_config.read_text()) != config:
-        raise UsageError(
-            f"'{output}' holds an interrupted run with a different config; resume it with the same "
-            f"options, or delete '{saved_config.parent}' (or choose another --output) to start afresh"
-        )
+    if _read_backup_json(backup, BACKUP_CONFIG) != config:
+        raise UsageError(f"'{output}' holds an interrupted run with a different config; resume it with the same "
+                         f"options, or {_way_out(backup)} (or choose another --output)")
+    _read_backup_json(backup, BACKUP_STATE)
+    if not zipfile.is_zipfile(backup / BACKUP_WEIGHTS):  # also False when it is missing
+        raise _damaged(backup, f"{BACKUP_WEIGHTS} is missing or incomplete")
     return True
 
 
+def _read_backup_json(backup, name):
+    try:
+        return json.loads((backup / name).read_text())
+    except FileNotFoundError:
+        raise _damaged(backup, f"no {name}")
+    except (OSError, ValueError) as error:
+        raise _damaged(backup, f"{name} cannot be read: {_first_line(error)}")
+
+
+def _damaged(backup, problem):
+    return NnkitError(f"'{backup.parent}' holds an interrupted run whose backup is damaged ({problem}); "
+                      f"{_way_out(backup)}")
+
+
 def _start_afresh(output, config):
-    """Clear what a finished earlier run left, and mark this run as resumable."""
+    """Clear what an earlier run left (finished, or stopped before it finished an epoch), and
+    mark this run as resumable."""
     shutil.rmtree(output / BACKUP_DIR, ignore_errors=True)
     (output / TRAINING_LOG).unlink(missing_ok=True)
-    write_json(config, output / BACKUP_DIR / "config.json")
+    write_json(config, output / BACKUP_DIR / BACKUP_CONFIG)
 
 
 def monitored_metric(task, splits):
@@ -221,14 +257,6 @@ def tensorboard_callbacks(output):
     return [keras.callbacks.TensorBoard(str(output / "logs"))] if find_spec("tensorflow") else []
 
 
-def check_training(training):
-    for key in ("epochs", "batch_size"):
-        if training[key] < 1:
-            raise UsageError(f"training.{key} must be at least 1, got {training[key]}")
-    if training["learning_rate"] <= 0:
-        raise UsageError(f"training.learning_rate must be positive, got {training['learning_rate']}")
-
-
 def check_replicas(task, training, plan):
     if training["batch_size"] % plan.replicas:
         raise UsageError(f"training.batch_size {training['batch_size']} does not split evenly across "
@@ -258,17 +286,26 @@ def is_diverged(history):
     return bool(losses) and not math.isfinite(losses[-1])  # TerminateOnNaN stopped the run
 
 
-def train(task, config, output, data_dir=None, verbose="auto", note=None, distribution=None):
+def train(task, config, output, data_dir=None, verbose="auto", note=None, distribution=None, restart=False):
     """Train `task` with `config`, evaluate on the test split, save to `output`; returns metadata.
     `note` adds to the metadata's training record (how a tuned config was found, say).
     `distribution` (nnkit.distribution.start) says on which devices; by default one.
+    `restart` discards an interrupted run's backup instead of resuming it.
     In a multi-worker run only the chief evaluates and saves; the others return a short record."""
     distribution = distribution or Distribution(Plan("default", ()))
     plan = distribution.plan
     output = Path(output) if plan.chief else Path(output) / WORKERS_DIR / str(plan.worker_index)
+    check_replicas(task, config["training"], plan)
+    with output_lock(output):
+        if restart:
+            shutil.rmtree(output / BACKUP_DIR, ignore_errors=True)
+        return _train_holding(task, config, output, data_dir, verbose, note, distribution)
+
+
+def _train_holding(task, config, output, data_dir, verbose, note, distribution):
+    """`train`, once it holds its output folder."""
+    plan = distribution.plan
     training = config["training"]
-    check_training(training)
-    check_replicas(task, training, plan)
     resumed = _is_resuming(output, config)
     set_seed(config["seed"])
     splits = task.load_data(config, data_dir)
@@ -322,7 +359,11 @@ def train(task, config, output, data_dir=None, verbose="auto", note=None, distri
             output.parent.rmdir()
         return {"task": task.name, "config": config, "history": history, "training": record}
     model = distribution.local_copy(model)
-    metadata = evaluate_and_save(task, config, model, splits, output, history, record)
+    try:
+        metadata = evaluate_and_save(task, config, model, splits, output, history, record)
+    except UsageError:  # the config, refused only now: resuming it would be refused again
+        shutil.rmtree(output / BACKUP_DIR, ignore_errors=True)
+        raise
     for finished in (BACKUP_DIR, PREPARED_DIR):  # nothing left to resume
         shutil.rmtree(output / finished, ignore_errors=True)
     return metadata

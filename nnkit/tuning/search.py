@@ -32,9 +32,11 @@ from keras_tuner.errors import FailedTrialError, FatalError
 
 from nnkit.tuning import search_space
 from nnkit.errors import NnkitError, UsageError
+from nnkit.config_rules import rules_of
 from nnkit.reproducibility import set_seed
 from nnkit.saving import write_json
-from nnkit.training.run import (check_training, compile_model, count_training_examples, evaluate_and_save, is_diverged, monitored_metric,
+from nnkit.training.output import output_lock
+from nnkit.training.run import (compile_model, count_training_examples, evaluate_and_save, is_diverged, monitored_metric,
                             schedule_callbacks, task_callbacks, train)
 from nnkit.tuning.reports import TRIAL_TIME_FILE, failure_reason, trial_line, trial_rows, write_reports
 
@@ -114,7 +116,6 @@ class TaskHyperModel(keras_tuner.HyperModel):
     @_failing_as_trial
     def build(self, hyperparameters):
         config = self.config_for(hyperparameters)
-        check_training(config["training"])
         self.execution += 1
         set_seed(config["seed"] + self.execution)
         splits = self.splits_for(config)
@@ -258,12 +259,18 @@ def _distribute(role, address, worker_id):
     return tuner_id
 
 
-def tune(task, config, space, directory, output, tuner="random", max_trials=None, time_budget=None,
-         executions_per_trial=1, objective=None, overwrite=False, retrain=False, data_dir=None,
-         role=None, oracle_address="127.0.0.1:8000", worker_id=None, verbose=0):
+def tune(task, config, space, directory, output, role=None, **options):
     """Search `space` around `config`, report every trial, and save the best model to `output`
-    (none from a worker). Returns a summary dict."""
-    dimensions = search_space.parse_search_space(space, config)
+    (none from a worker). Returns a summary dict. The output folder is held from the start, as
+    `train` holds it (nnkit.training.output): a second run on it is refused before any trial."""
+    with contextlib.nullcontext() if role == "worker" else output_lock(output):
+        return _search(task, config, space, directory, output, role=role, **options)
+
+
+def _search(task, config, space, directory, output, tuner="random", max_trials=None, time_budget=None,
+            executions_per_trial=1, objective=None, overwrite=False, retrain=False, data_dir=None,
+            role=None, oracle_address="127.0.0.1:8000", worker_id=None, verbose=0):
+    dimensions = search_space.parse_search_space(space, config, rules_of(task))
     if not dimensions:
         raise UsageError(f"the search space is empty: add keys under search_space in configs/{task.name}.yaml, "
                          "a --config file, or --set 'search_space.<section>.<key>={values: [...]}'")

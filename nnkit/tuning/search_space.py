@@ -25,6 +25,7 @@ import copy
 from dataclasses import dataclass, field
 
 from nnkit.config import SEARCH_SPACE_KEY, _coerce, parse_override, read_config_file, task_defaults
+from nnkit.config_rules import Rule
 from nnkit.errors import UsageError
 
 SPEC_KEYS = {"values", "min", "max", "step", "sampling", "when", "default"}
@@ -96,9 +97,11 @@ def _leaves(space, config, prefix=""):
             yield dotted, spec, config[key]
 
 
-def parse_search_space(space, config):
-    """Check `space` against `config` and return its Dimensions, parents before children."""
-    dimensions = {}
+def parse_search_space(space, config, rules=None):
+    """Check `space` against `config` and return its Dimensions, parents before children. Each
+    value a dimension lists, and each end of a range, must keep its key's rule (`rules`: dotted
+    key -> nnkit.config_rules.Rule, see `rules_of`), as the config's own value must."""
+    rules, dimensions = rules or {}, {}
     for key, spec, configured in _leaves(space, config):
         where = f"search_space.{key}"
         if not isinstance(spec, dict) or not spec:
@@ -106,16 +109,18 @@ def parse_search_space(space, config):
         unknown = set(spec) - SPEC_KEYS
         if unknown:
             raise UsageError(f"{where}: unknown entry '{sorted(unknown)[0]}' (known: {', '.join(sorted(SPEC_KEYS))})")
-        dimension = _dimension(key, spec, configured, where)
+        dimension = _dimension(key, spec, configured, where, rules.get(key, Rule()))
         dimension.conditions = [_condition(parent, wanted, dimensions, where)
                                 for parent, wanted in (spec.get("when") or {}).items()]
         dimensions[key] = dimension
     return list(dimensions.values())
 
 
-def _dimension(key, spec, configured, where):
-    def typed(value, name):  # the config key's own type check, so a string for an int fails here
-        return _coerce(f"{where}.{name}", value, configured)
+def _dimension(key, spec, configured, where, rule):
+    def typed(value, name):  # the config key's own type and rule, so a string for an int fails here
+        value = _coerce(f"{where}.{name}", value, configured)
+        rule.check(f"{where}.{name}", value, configured)
+        return value
 
     if "values" in spec:
         if set(spec) & {"min", "max", "step", "sampling"}:
@@ -136,6 +141,8 @@ def _dimension(key, spec, configured, where):
     for name, value in (("min", low), ("max", high), ("step", spec.get("step"))):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise UsageError(f"{where}.{name}: expected a number, got {value!r}")
+    for name, value in (("min", low), ("max", high)):  # a rule's range holds between its ends
+        rule.check(f"{where}.{name}", value, configured)
     is_int = isinstance(configured, int) and not isinstance(configured, bool) or (
         configured is None and all(isinstance(value, int) for value in (low, high)))
     if isinstance(configured, (bool, str, list)):

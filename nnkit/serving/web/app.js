@@ -1,28 +1,32 @@
 // The nnkit demo page: one panel per task that `nnkit serve` has a model for, each talking to
-// the JSON API (/v1/...). Plain DOM code, no framework, nothing fetched from outside the server.
+// the JSON API (/v1/...). A task's own panel is a script of its app (apps/<task>/panel.js,
+// served at /panels/<task>.js) that calls `definePanel`; a task without one gets the generic
+// panel. This file names no task: it holds what the panels share. Plain DOM code, no
+// framework, nothing fetched from outside the server.
 "use strict";
 
-// The panels in page order, and the function that wires each one up.
-const PANELS = {
-  digits: digitsPanel,
-  xo: xoPanel,
-  slots: slotsPanel,
-  translate: translatePanel,
-  caption: captionPanel,
-  lm: lmPanel,
-};
+// The panels the tasks' scripts define, by task: { title, build(section) }.
+const PANELS = {};
 
 // The loaded models by task, and the one each panel's requests go to (see modelChoice).
 const modelsByTask = {};
 const chosenModel = {};
 
+// For a task's panel script: `build(section)` fills the task's <section> (its title and model
+// line are there already) and wires it up.
+function definePanel(task, definition) {
+  PANELS[task] = definition;
+}
+
 start();
 
 async function start() {
   const status = byId("status");
-  let models;
+  let models, tasks;
   try {
-    models = (await api("GET", "/v1/models")).models;
+    [models, tasks] = await Promise.all([api("GET", "/v1/models"), api("GET", "/v1/tasks")]);
+    models = models.models;
+    tasks = tasks.tasks;
   } catch (error) {
     status.textContent = `Could not list the models: ${error.message}`;
     status.classList.add("error");
@@ -32,23 +36,87 @@ async function start() {
   for (const model of models) {
     (modelsByTask[model.task] ||= []).push(model);
   }
+  const loaded = tasks.filter((task) => modelsByTask[task.name]);
+  // The panel scripts load side by side; a panel that fails to load falls back to the generic one.
+  await Promise.all(loaded.filter((task) => task.panel).map((task) => loadScript(task.panel).catch(() => {})));
   const missing = byId("missing-tasks");
-  for (const [task, setUp] of Object.entries(PANELS)) {
-    if (!modelsByTask[task]) {
-      missing.append(element("li", { id: `${task}-missing` },
-        element("strong", {}, task), ": no model loaded (train one with ",
-        element("code", {}, `nnkit ${task} train`), " and restart the server)"));
-      continue;
+  for (const task of tasks) {
+    if (!modelsByTask[task.name]) {
+      missing.append(element("li", { id: `${task.name}-missing` },
+        element("strong", {}, task.name), ": no model loaded (train one with ",
+        element("code", {}, `nnkit ${task.name} train`), " and restart the server)"));
     }
-    modelChoice(task);
-    setUp();
-    byId(`${task}-panel`).hidden = false;
+  }
+  for (const task of loaded) {
+    const definition = PANELS[task.name] || genericPanel(task);
+    const section = panelSection(task.name, definition.title);
+    byId("panels").append(section);
+    modelChoice(task.name);
+    definition.build(section);
   }
   missing.hidden = missing.children.length === 0;
   status.textContent = models.length
     ? `${models.length} model${models.length === 1 ? "" : "s"} loaded.`
-    : "No models loaded: train one (e.g. nnkit digits train) and restart nnkit serve.";
+    : "No models loaded: train one (e.g. nnkit <task> train) and restart nnkit serve.";
   document.body.dataset.state = "ready";  // for scripts and tests: the panels are set up
+}
+
+function loadScript(source) {
+  return new Promise((resolve, reject) => {
+    const script = element("script", { src: source });
+    script.addEventListener("load", resolve);
+    script.addEventListener("error", () => reject(new Error(`could not load ${source}`)));
+    document.head.append(script);
+  });
+}
+
+// --- panels ---------------------------------------------------------------------------------
+
+// A task's <section>: its title and the line that describes its model (see modelChoice).
+function panelSection(task, title) {
+  return element("section", { className: "panel", id: `${task}-panel`, dataset: { task } },
+    element("h2", { id: `${task}-title` }, title),
+    element("p", { className: "model-info", id: `${task}-info` }));
+}
+
+// Where a panel shows its answers (see `show`).
+function resultArea(task) {
+  return element("div", { className: "result", id: `${task}-result`, "aria-live": "polite" });
+}
+
+// A one-line text box and its button: #<task>-form, #<task>-input, #<task>-submit.
+function textForm(task, label, button, value = "") {
+  return element("form", { id: `${task}-form` },
+    element("label", { htmlFor: `${task}-input` }, label),
+    element("input", { type: "text", id: `${task}-input`, value, autocomplete: "off" }),
+    element("button", { type: "submit", id: `${task}-submit` }, button));
+}
+
+// For a task without a panel of its own: one input per line, POST /v1/<task>/predict
+// {"inputs": [...]}, the answer shown as JSON.
+function genericPanel(task) {
+  return {
+    title: task.name,
+    build(section) {
+      const name = task.name;
+      const input = element("textarea", { id: `${name}-input`, rows: 4 });
+      const form = element("form", { id: `${name}-form`, className: "generic" },
+        element("label", { htmlFor: input.id }, "Inputs, one per line"), input,
+        element("button", { type: "submit", id: `${name}-submit` }, "Predict"));
+      const result = resultArea(name);
+      section.append(element("p", { className: "hint" }, task.description), form, result);
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const inputs = input.value.split("\n").filter((line) => line.trim());
+        if (!inputs.length) {
+          complain(result, "Type an input first.");
+          return;
+        }
+        show(result, () => api("POST", taskPath(name), { inputs }),
+          (answer) => [element("pre", { className: "json", id: `${name}-json` }, JSON.stringify(answer, null, 2))]);
+      });
+    },
+  };
 }
 
 // --- talking to the API -----------------------------------------------------------------
@@ -169,19 +237,18 @@ function metricsSummary(metrics) {
   return scores.length ? ` · test ${scores.join(" · ")}` : "";
 }
 
-// --- digits and xo: draw, then classify the drawing ---------------------------------------
+// --- image classification: draw, then classify the drawing --------------------------------
 
-function digitsPanel() {
-  // MNIST is white ink on black; the server centres and scales the ink as MNIST did.
-  sketchPanel("digits", { ink: "#ffffff", paper: "#000000", width: 22 });
+// The drawing area of a sketch panel: #<task>-canvas, #<task>-clear, #<task>-predict.
+function sketchArea(task, label) {
+  return element("div", { className: "sketch" },
+    element("canvas", { id: `${task}-canvas`, width: 280, height: 280, "aria-label": label }),
+    element("div", { className: "buttons" },
+      element("button", { type: "button", id: `${task}-clear` }, "Clear"),
+      element("button", { type: "button", id: `${task}-predict` }, "Predict")));
 }
 
-function xoPanel() {
-  // The xo model was trained on cells of either polarity and normalises the contrast itself;
-  // dark pen on white paper is what a photo of a real cell looks like.
-  sketchPanel("xo", { ink: "#1a1a1a", paper: "#ffffff", width: 18 });
-}
-
+// Classify what is drawn on #<task>-canvas (see sketchArea), with `pen`'s ink and paper.
 function sketchPanel(task, pen) {
   const canvas = byId(`${task}-canvas`);
   const result = byId(`${task}-result`);
@@ -263,11 +330,7 @@ function classificationView(task, prediction) {
   return [element("p", { className: "answer", id: `${task}-label` }, prediction.label), bars];
 }
 
-// --- slots: intent and highlighted slots ---------------------------------------------------
-
-function slotsPanel() {
-  textPanel("slots", "Type a request first.", slotsView);
-}
+// --- text: a sentence in, one prediction out ------------------------------------------------
 
 // A text box whose text goes to /v1/<task>/predict; `view` draws the one prediction.
 function textPanel(task, emptyMessage, view) {
@@ -282,190 +345,6 @@ function textPanel(task, emptyMessage, view) {
     show(result, () => api("POST", taskPath(task), { texts: [input.value] }),
       (answer) => view(answer.predictions[0]));
   });
-}
-
-function slotsView(prediction) {
-  const { words, slots } = prediction;
-  const unknown = new Set(prediction.unknown_words);
-  const word = (text) => (unknown.has(text)
-    ? element("span", { className: "unknown", title: "not in the training vocabulary" }, text) : text);
-  // The sentence as the model read it (lowercased words), each slot's words in one span.
-  const sentence = element("p", { className: "tagged", id: "slots-sentence" });
-  const hues = slotHues(slots.map((slot) => slot.slot));
-  const pieces = [];
-  let position = 0;
-  for (const slot of slots) {
-    pieces.push(...words.slice(position, slot.start).map(word));
-    const colour = { "--hue": hues.get(slot.slot) };
-    pieces.push(element("mark", { className: "slot", dataset: { slot: slot.slot }, style: colour },
-      element("span", { className: "slot-value" }, ...spaced(words.slice(slot.start, slot.end).map(word))),
-      element("span", { className: "slot-name" }, slot.slot)));
-    position = slot.end;
-  }
-  pieces.push(...words.slice(position).map(word));
-  sentence.append(...spaced(pieces));
-  const intent = element("p", { className: "intent", id: "slots-intent",
-    dataset: { intent: prediction.intent, probability: prediction.intent_probability } },
-  "Intent: ", element("strong", {}, prediction.intent), ` (${percent(prediction.intent_probability)})`);
-  const nodes = [intent, sentence];
-  if (!slots.length) {
-    nodes.push(element("p", { className: "note" }, "No slots found."));
-  }
-  if (unknown.size) {
-    nodes.push(element("p", { className: "note" }, `Not in the training vocabulary: ${[...unknown].join(", ")}`));
-  }
-  return nodes;
-}
-
-// Hues far apart on the colour wheel, one per slot name.
-const SLOT_HUES = [210, 30, 130, 280, 0, 170, 55, 250, 330, 95];
-
-// A colour per slot name: the same name gets the same hue from one sentence to the next (a hash
-// of the name), and two names in one sentence never share one while the palette lasts.
-function slotHues(names) {
-  const hues = new Map();
-  const taken = new Set();
-  for (const name of names) {
-    if (hues.has(name)) {
-      continue;
-    }
-    let hash = 0;
-    for (const character of name) {
-      hash = (hash * 31 + character.codePointAt(0)) >>> 0;
-    }
-    let index = hash % SLOT_HUES.length;
-    while (taken.has(index) && taken.size < SLOT_HUES.length) {
-      index = (index + 1) % SLOT_HUES.length;
-    }
-    taken.add(index);
-    hues.set(name, String(SLOT_HUES[index]));
-  }
-  return hues;
-}
-
-// --- translate: the translation and its attention --------------------------------------------
-
-function translatePanel() {
-  textPanel("translate", "Type a sentence first.", translationView);
-}
-
-function translationView(prediction) {
-  const best = prediction.translations[0];
-  const nodes = [element("p", { className: "answer-text", id: "translate-output" }, best.text)];
-  if (prediction.longer_than_training) {
-    nodes.push(element("p", { className: "note" }, "Longer than any training sentence: expect a rougher translation."));
-  }
-  if (best.attention.length) {
-    // A row per output token and the end of the sentence, as many as there are attention rows.
-    const rows = [...best.tokens, "<eos>"].slice(0, best.attention.length);
-    nodes.push(attentionTable(prediction.source_tokens, rows, best.attention));
-  }
-  return nodes;
-}
-
-function attentionTable(columns, rows, weights) {
-  const table = element("table", { className: "attention", id: "translate-attention" },
-    element("caption", {}, "Attention: how much each output word (row) looked at each source word (column)"));
-  table.append(element("thead", {}, element("tr", {}, element("td", {}),
-    ...columns.map((token) => element("th", { scope: "col" }, token)))));
-  const body = element("tbody", {});
-  rows.forEach((token, row) => {
-    body.append(element("tr", {}, element("th", { scope: "row" }, token),
-      ...weights[row].map((weight, column) => element("td", {
-        title: `${token} ← ${columns[column]}: ${weight.toFixed(3)}`,
-        className: weight > 0.5 ? "strong" : "",
-        style: { "--weight": weight.toFixed(3) },
-      }, weight.toFixed(2)))));
-  });
-  table.append(body);
-  return table;
-}
-
-// --- caption: describe a photo ------------------------------------------------------------
-
-function captionPanel() {
-  const file = byId("caption-file");
-  const nBest = byId("caption-nbest");
-  const preview = byId("caption-preview");
-  const result = byId("caption-result");
-  const describe = () => {
-    const photo = file.files[0];
-    if (!photo) {
-      complain(result, "Choose a photo first.");
-      return;
-    }
-    const count = Number(nBest.value) || 1;
-    const form = new FormData();
-    form.append("images", photo, photo.name);
-    if (count > 1) {
-      // Beam search keeps at least as many candidates as captions asked for.
-      const model = modelsByTask.caption.find((each) => each.name === chosenModel.caption) || modelsByTask.caption[0];
-      form.append("n_best", String(count));
-      form.append("beam_size", String(Math.max(count, model.metrics?.beam_size || 0)));
-    }
-    show(result, () => api("POST", taskPath("caption"), form), (answer) => captionView(answer.predictions[0]));
-  };
-  file.addEventListener("change", () => {
-    if (preview.src) {
-      URL.revokeObjectURL(preview.src);
-    }
-    preview.hidden = !file.files[0];
-    if (file.files[0]) {
-      preview.src = URL.createObjectURL(file.files[0]);
-      describe();
-    }
-  });
-  byId("caption-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    describe();
-  });
-}
-
-function captionView(prediction) {
-  const nodes = [element("p", { className: "answer-text", id: "caption-output" }, prediction.caption)];
-  if (prediction.captions.length > 1) {
-    nodes.push(element("ol", { className: "n-best", id: "caption-n-best" },
-      ...prediction.captions.map((caption) => element("li", {}, caption.text,
-        element("span", { className: "score" }, ` (score ${caption.score.toFixed(2)})`)))));
-  }
-  return nodes;
-}
-
-// --- lm: continue a prompt -----------------------------------------------------------------
-
-function lmPanel() {
-  const prompt = byId("lm-prompt");
-  const length = byId("lm-length");
-  const temperature = byId("lm-temperature");
-  const result = byId("lm-result");
-  byId("lm-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const request = { prompt: prompt.value, length: Number(length.value), temperature: Number(temperature.value) };
-    show(result, () => api("POST", taskPath("lm", "generate"), request),
-      (answer) => generationView(answer.generation));
-  });
-}
-
-function generationView(generation) {
-  // The prompt as the model read it, then the new words; every <eos> ends a line.
-  const text = element("p", { className: "generated", id: "lm-output" });
-  const append = (words, into) => words.forEach((word, index) => {
-    if (word === "<eos>") {
-      into.append(element("br", {}));
-    } else {
-      into.append(index && words[index - 1] !== "<eos>" ? ` ${word}` : word);
-    }
-  });
-  const prompt = element("strong", { className: "prompt" });
-  append(generation.prompt_words, prompt);
-  text.append(prompt, " ");
-  append(generation.words, text);
-  const nodes = [text];
-  if (generation.unknown_words.length) {
-    nodes.push(element("p", { className: "note" },
-      `Not in the vocabulary, read as <unk>: ${generation.unknown_words.join(", ")}`));
-  }
-  return nodes;
 }
 
 // --- small DOM helpers ----------------------------------------------------------------------
@@ -487,6 +366,8 @@ function element(tag, properties, ...children) {
       for (const [key, item] of Object.entries(value)) {
         node.style.setProperty(key, item);
       }
+    } else if (name.includes("-")) {
+      node.setAttribute(name, String(value));  // aria-live, aria-label ...
     } else {
       node[name] = value;
     }

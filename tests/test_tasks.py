@@ -1,0 +1,46 @@
+"""The shared harness (task_harness.py) over every registered task, built-in or plugin, each
+with its recipe (recipes.py)."""
+
+import pytest
+
+from conftest import run_in_process
+from nnkit.registry import task_names
+from recipes import RECIPES, TINY_SENTIMENT
+from task_harness import fresh_process_answers, run_task_test
+
+
+@pytest.fixture(scope="session")
+def trained_sentiment(tmp_path_factory):
+    """The example plugin task's tiny model (examples/nnkit-example-task, installed with the tests)."""
+    output = tmp_path_factory.mktemp("sentiment-model")
+    run_in_process(None, "sentiment", "train", "--quiet", "--output", output, *TINY_SENTIMENT, check=True)
+    return output
+
+
+def model_of(request, recipe):
+    trained = request.getfixturevalue(recipe.model)
+    return trained[0] if isinstance(trained, tuple) else trained  # the captioner's comes with its run
+
+
+@pytest.fixture(scope="module")
+def fresh_answers(request):
+    """What one fresh process predicts for every task this run tests (whose model trained)."""
+    tested = [item.callspec.params["name"] for item in request.session.items
+              if item.module is request.module and item.originalname == "test_task"]
+    asked = {}
+    for name in tested:
+        try:
+            recipe = RECIPES[name]
+            asked[name] = (str(model_of(request, recipe)), [str(item) for item in recipe.inputs], recipe.options)
+        except (Exception, pytest.skip.Exception, pytest.fail.Exception):
+            continue  # that task's own test reports it
+    return fresh_process_answers(asked)
+
+
+@pytest.mark.parametrize("name", task_names())
+def test_task(name, request, capsys, tmp_path, fresh_answers):
+    assert name in RECIPES, f"task '{name}' has no recipe in tests/recipes.py"
+    recipe = RECIPES[name]
+    model = model_of(request, recipe)
+    evaluation_args = ["--data", request.getfixturevalue(recipe.evaluation_data)] if recipe.evaluation_data else []
+    run_task_test(recipe, name, model, capsys, tmp_path, fresh_answers[name], evaluation_args)
