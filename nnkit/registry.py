@@ -13,14 +13,24 @@ from functools import cached_property
 
 ENTRY_POINT_GROUP = "nnkit.tasks"
 
-BUILT_IN = {
-    "digits": ("nnkit.apps.digits", "Handwritten digit recognition (MNIST) with CNNs."),
-    "xo": ("nnkit.apps.xo", "X, O or empty tic-tac-toe cells (CNN), and convolution teaching tools."),
-    "slots": ("nnkit.apps.slots", "Slot filling and intent detection (ATIS) with recurrent networks."),
-    "translate": ("nnkit.apps.translate", "Machine translation (Multi30k) with an attention encoder-decoder and beam search."),
-    "caption": ("nnkit.apps.caption", "Image captioning (Flickr8k) with a CNN encoder and an attention RNN decoder."),
-    "lm": ("nnkit.apps.lm", "Word-level language modeling and text generation (Penn Treebank) with RNNs."),
-}
+
+def built_in():
+    """{name: (module, description)} of the task folders of apps/ (nnkit.apps.<name>), each
+    described by the first line of its package's docstring, read here without importing it."""
+    import ast
+    import importlib.util
+    import pkgutil
+
+    import nnkit.apps
+
+    found = {}
+    for module in pkgutil.iter_modules(nnkit.apps.__path__):
+        if module.ispkg:
+            origin = importlib.util.find_spec(f"nnkit.apps.{module.name}").origin
+            with open(origin, encoding="utf-8") as source:
+                docstring = ast.get_docstring(ast.parse(source.read())) or ""
+            found[module.name] = (f"nnkit.apps.{module.name}", docstring.split("\n")[0])
+    return dict(sorted(found.items()))
 
 
 def task_of(loaded):
@@ -28,7 +38,7 @@ def task_of(loaded):
     return getattr(loaded, "TASK", loaded)
 
 
-def plugins(entry_points):
+def plugins(entry_points, taken=()):
     """{name: (Task, description)} of the tasks `entry_points` add, and the warnings for those
     refused: a name taken by a built-in task or an earlier plugin, a module that fails to import,
     an object that is not a Task of that name. A broken plugin must not break `nnkit`."""
@@ -37,8 +47,8 @@ def plugins(entry_points):
     found, refused = {}, []
     for entry in entry_points:
         where = f"task plugin '{entry.name}' ({entry.value})"
-        if entry.name in BUILT_IN or entry.name in found:
-            refused.append(f"ignored {where}: a {'built-in' if entry.name in BUILT_IN else 'plugin'} "
+        if entry.name in taken or entry.name in found:
+            refused.append(f"ignored {where}: a {'built-in' if entry.name in taken else 'plugin'} "
                            "task already has that name")
             continue
         try:
@@ -62,10 +72,11 @@ class Registry(Mapping):
     def entries(self):
         from importlib.metadata import entry_points
 
-        found, refused = plugins(entry_points(group=ENTRY_POINT_GROUP))
+        tasks = built_in()
+        found, refused = plugins(entry_points(group=ENTRY_POINT_GROUP), taken=tasks)
         for message in refused:
             print(f"nnkit: warning: {message}", file=sys.stderr, flush=True)
-        return {**BUILT_IN, **found}
+        return {**tasks, **found}
 
     def __getitem__(self, name):
         return self.entries[name]
@@ -101,9 +112,4 @@ def import_task_layers(name):
     <package>/layers.py), if it has one: its custom layers register themselves with Keras then,
     which must happen before a saved model is read. Kept out of the Task's module so that
     listing the tasks imports no Keras."""
-    import importlib
-    import importlib.util
-
-    package = type(load_task(name)).__module__.rpartition(".")[0]
-    if package and importlib.util.find_spec(f"{package}.layers"):
-        importlib.import_module(f"{package}.layers")
+    load_task(name).own_module("layers")

@@ -9,8 +9,12 @@ training, tuning, saving, export, serving, the CLI) is shared, so knowing one ta
 them all. tests/test_contract.py checks every registered task against this file.
 """
 
+import importlib
+import importlib.util
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 
@@ -64,11 +68,18 @@ class ExportPlan:
 
 class Task:
     name = ""
-    description = ""  # one line, as `nnkit --help` lists it
     architectures = ()  # the choices of model.architecture (--model), spelled out so --help needs no Keras
     # What `--data DIR` must hold, for help texts and for the one line that says what is missing:
     # DIR may be the dataset's own folder or a folder that holds it (nnkit.data.files.locate).
     data_layout = ""
+
+    @property
+    def description(self):
+        """One line, as `nnkit --help` lists it: the first line of the docstring of the task's
+        package (apps/<task>/__init__.py), which the registry reads without importing it. A
+        task may also set `description` as a class attribute."""
+        package = sys.modules[type(self).__module__.rpartition(".")[0] or type(self).__module__]
+        return (package.__doc__ or "").strip().split("\n")[0]
     monitor = "val_loss"  # what early stopping and checkpointing watch
     monitor_mode = "min"  # whether a lower or a higher `monitor` is better
     stateful = False  # stateful recurrent layers: training resets them each epoch and before validation
@@ -162,11 +173,24 @@ class Task:
 
     def routes(self, serving):
         """This task's endpoints for `nnkit serve`, POST /v1/<name>/<action>, as a
-        fastapi.APIRouter built with the helpers of nnkit.serving.app passed as `serving`.
-        The default is the generic one: POST /v1/<name>/predict with a JSON body
-        {"inputs": [...], "options": {...}} answered by `Predictor.predict`."""
-        return serving.generic_routes(self)
+        fastapi.APIRouter built with the helpers of nnkit.serving.app passed as `serving`: by
+        default `routes(task, serving)` of the `serving.py` beside the task's module, else the
+        generic route, POST /v1/<name>/predict with a JSON body {"inputs": [...], "options":
+        {...}} answered by `Predictor.predict`."""
+        module = self.own_module("serving")
+        return module.routes(self, serving) if module else serving.generic_routes(self)
 
-    # The web page's panel for this task: the path of a JavaScript file that defines it, or None
-    # for the generic panel (a text box per input, the answer shown as JSON).
-    web_panel = None
+    @property
+    def web_panel(self):
+        """The web page's panel for this task: `panel.js` beside the task's module (it calls the
+        page's definePanel), or None for the generic panel (a text box, the answer as JSON)."""
+        panel = Path(sys.modules[type(self).__module__].__file__).with_name("panel.js")
+        return panel if panel.is_file() else None
+
+    def own_module(self, name):
+        """The module `name` beside this task's own (apps/<task>/serving.py, a plugin's
+        <package>/layers.py), imported; None where the task has none."""
+        package = type(self).__module__.rpartition(".")[0]
+        if not package or importlib.util.find_spec(f"{package}.{name}") is None:
+            return None
+        return importlib.import_module(f"{package}.{name}")

@@ -18,7 +18,9 @@ TINY_SENTIMENT = ["--epochs", "4", "--batch-size", "16", "--model", "max", "--se
 
 @dataclass
 class Recipe:
-    model: str  # the session fixture (conftest.py, test_tasks.py) that trains the task's tiny model
+    # The session fixture (conftest.py) that trains the task's tiny model, or the `nnkit <task> train`
+    # arguments that do (test_tasks.py trains it once a session).
+    model: object
     inputs: list  # raw inputs as `nnkit <task> predict` and `Predictor.predict` take them
     options: dict  # predict's options in Python ...
     flags: list  # ... and the same as `nnkit <task> predict` flags
@@ -74,7 +76,7 @@ RECIPES = {
                                          "needs at least as many beams")],
                       evaluation_data="flickr_layout"),
     # A plugin task: the generic endpoint, {"inputs": [...], "options": {...}}.
-    "sentiment": Recipe("trained_sentiment", ["What a lovely, moving film!", "Dull and awful."], {}, [],
+    "sentiment": Recipe(TINY_SENTIMENT, ["What a lovely, moving film!", "Dull and awful."], {}, [],
                         lambda inputs: {"json": {"inputs": inputs}},
                         {"json": {"inputs": ["fine"], "options": {"top_k": 2}}},
                         lambda tmp_path: [(["  "], 2, "no words to read")]),

@@ -50,7 +50,7 @@ def test_every_task_has_a_distinct_description_in_the_registry():
 
 def test_the_example_plugin_is_registered_through_its_entry_point():
     assert "sentiment" in task_names(), "pip install -e examples/nnkit-example-task (see .ci/run)"
-    assert "sentiment" not in registry.BUILT_IN
+    assert "sentiment" not in registry.built_in()
     task = load_task("sentiment")
     assert type(task).__module__ == "nnkit_example_sentiment.task"
     assert task_defaults("sentiment")["model"]["architecture"] == "average"  # its own YAML, in its package
@@ -70,13 +70,11 @@ def failing_import():
 
 
 def named_task(name):
-    task = Task()
-    task.name, task.description = name, f"The {name} task."
-    return task
+    return type("Named", (Task,), {"name": name, "description": f"The {name} task."})()
 
 
 def test_plugins_are_added_and_bad_ones_refused_with_one_line_each():
-    found, refused = registry.plugins([
+    found, refused = registry.plugins(taken=registry.built_in(), entry_points=[
         plugin("digits", lambda: named_task("digits")),  # a built-in's name
         plugin("broken", failing_import),
         plugin("notatask", lambda: SimpleNamespace(TASK="just text")),

@@ -5,19 +5,29 @@ import pytest
 
 from conftest import run_in_process
 from nnkit.registry import task_names
-from recipes import RECIPES, TINY_SENTIMENT
+from recipes import RECIPES
 from task_harness import fresh_process_answers, run_task_test
 
 
 @pytest.fixture(scope="session")
-def trained_sentiment(tmp_path_factory):
-    """The example plugin task's tiny model (examples/nnkit-example-task, installed with the tests)."""
-    output = tmp_path_factory.mktemp("sentiment-model")
-    run_in_process(None, "sentiment", "train", "--quiet", "--output", output, *TINY_SENTIMENT, check=True)
-    return output
+def trained_by_recipe(tmp_path_factory):
+    """Task name -> its tiny model, trained once a session from the `train` arguments of a recipe
+    (tasks whose model is not a conftest fixture shared with other tests: a new task, a plugin)."""
+    trained = {}
+
+    def train(name, arguments):
+        if name not in trained:
+            output = tmp_path_factory.mktemp(f"{name}-model")
+            run_in_process(None, name, "train", "--quiet", "--output", output, *arguments, check=True)
+            trained[name] = output
+        return trained[name]
+
+    return train
 
 
-def model_of(request, recipe):
+def model_of(request, name, recipe):
+    if not isinstance(recipe.model, str):  # the recipe's own train arguments
+        return request.getfixturevalue("trained_by_recipe")(name, recipe.model)
     trained = request.getfixturevalue(recipe.model)
     return trained[0] if isinstance(trained, tuple) else trained  # the captioner's comes with its run
 
@@ -31,7 +41,7 @@ def fresh_answers(request):
     for name in tested:
         try:
             recipe = RECIPES[name]
-            asked[name] = (str(model_of(request, recipe)), [str(item) for item in recipe.inputs], recipe.options)
+            asked[name] = (str(model_of(request, name, recipe)), [str(item) for item in recipe.inputs], recipe.options)
         except (Exception, pytest.skip.Exception, pytest.fail.Exception):
             continue  # that task's own test reports it
     return fresh_process_answers(asked)
@@ -41,6 +51,6 @@ def fresh_answers(request):
 def test_task(name, request, capsys, tmp_path, fresh_answers):
     assert name in RECIPES, f"task '{name}' has no recipe in tests/recipes.py"
     recipe = RECIPES[name]
-    model = model_of(request, recipe)
+    model = model_of(request, name, recipe)
     evaluation_args = ["--data", request.getfixturevalue(recipe.evaluation_data)] if recipe.evaluation_data else []
     run_task_test(recipe, name, model, capsys, tmp_path, fresh_answers[name], evaluation_args)

@@ -1,4 +1,4 @@
-"""Image captioning with a CNN encoder and an attention RNN decoder (Flickr8k).
+"""Image captioning (Flickr8k) with a CNN encoder and an attention RNN decoder.
 
 Files: task.py (the Task), and beside it what only this task uses."""
 

@@ -22,7 +22,6 @@ from nnkit.models import ATTENTIONS, SEQ2SEQ_CELLS as CELLS
 from nnkit.task import Splits, Task
 
 
-
 def read_photos_and_captions(config, data_dir, splits):
     """{split: (photos (n, size, size, 3) uint8, photo names, captions as word lists per photo)}.
     A photo with no captions, missing from the store or unreadable is skipped, with a note."""
@@ -57,7 +56,6 @@ class CaptionTest:
 
 class CaptionTask(Task):
     name = "caption"
-    description = "Image captioning (Flickr8k) with a CNN encoder and an attention RNN decoder."
     architectures = CELLS
     data_help = "The Flickr8k folder, or a data directory holding flickr8k/ (default $NNKIT_DATA_DIR)."
     data_layout = LAYOUT
@@ -253,13 +251,6 @@ class CaptionTask(Task):
 
     def commands(self):
         return [predict_command(self)]
-
-    def routes(self, serving):
-        from nnkit.apps.caption.serving import routes
-
-        return routes(self, serving)
-
-    web_panel = Path(__file__).with_name("panel.js")
 
 
 class Captioner:

@@ -1,4 +1,4 @@
-"""Handwritten digits: MNIST with the CNN curriculum (MLP, LeNet-5, AlexNet, VGG, ResNet, CNN).
+"""Handwritten digit recognition (MNIST) with CNNs.
 
 Files: task.py (the Task), and beside it what only this task uses."""
 

@@ -8,8 +8,6 @@ Data: the four MNIST IDX files in the data directory (downloaded when missing an
 or any TensorFlow Datasets image classification set with `--data tfds:NAME`.
 """
 
-from pathlib import Path
-
 import numpy as np
 
 from nnkit.data.files import locate
@@ -55,7 +53,6 @@ def split_validation(images, labels, fraction, seed):
 
 class DigitsTask(ImageClassificationTask):
     name = "digits"
-    description = "Handwritten digit recognition (MNIST) with CNNs."
     data_help = "Data directory with the MNIST files (default $NNKIT_DATA_DIR), or tfds:NAME."
     data_metavar = "DIR|tfds:NAME"
     data_layout = LAYOUT
@@ -92,8 +89,6 @@ class DigitsTask(ImageClassificationTask):
         from nnkit.data.images import mnist_style
 
         return mnist_style(gray)
-
-    web_panel = Path(__file__).with_name("panel.js")
 
 
 TASK = DigitsTask()

@@ -1,4 +1,4 @@
-"""Word-level language modeling and text generation with recurrent networks (Penn Treebank).
+"""Word-level language modeling and text generation (Penn Treebank) with RNNs.
 
 Files: task.py (the Task), and beside it what only this task uses."""
 

@@ -12,8 +12,6 @@ state carried from one window to the next (stateful layers, reset at every epoch
 """
 
 import sys
-from pathlib import Path
-
 import click
 import numpy as np
 
@@ -22,7 +20,6 @@ from nnkit.config_rules import Rule, at_least, one_of, within
 from nnkit.errors import UsageError
 from nnkit.models import CELL_TYPES
 from nnkit.task import Splits, Task
-
 
 
 def read_streams(config, data_dir, splits):
@@ -55,7 +52,6 @@ def limited(streams, data):
 
 class LanguageModelTask(Task):
     name = "lm"
-    description = "Word-level language modeling and text generation (Penn Treebank) with RNNs."
     architectures = CELL_TYPES
     stateful = True  # training resets the recurrent state at each epoch and before validation
     data_help = ("Data directory holding ptb/ (default $NNKIT_DATA_DIR), or a folder with "
@@ -188,13 +184,6 @@ class LanguageModelTask(Task):
 
     def commands(self):
         return [predict_command(self), generate_command(self), score_command(self)]
-
-    def routes(self, serving):
-        from nnkit.apps.lm.serving import routes
-
-        return routes(self, serving)
-
-    web_panel = Path(__file__).with_name("panel.js")
 
 
 class LanguageModelPredictor:

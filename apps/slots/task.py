@@ -9,8 +9,6 @@ Every word gets a BIO slot tag (B-fromloc.city_name, I-..., O) and the sentence 
 differently. Data: `<split>/{seq.in,seq.out,label}` for train, valid (or dev) and test.
 """
 
-from pathlib import Path
-
 import click
 import numpy as np
 
@@ -75,7 +73,6 @@ def decode(outputs, sentences, info):
 
 class SlotsTask(Task):
     name = "slots"
-    description = "Slot filling and intent detection (ATIS) with recurrent networks."
     architectures = CELL_TYPES
     monitor, monitor_mode = "val_slot_f1", "max"
     data_help = ("Data directory holding atis/ (default $NNKIT_DATA_DIR), or a folder with "
@@ -220,13 +217,6 @@ class SlotsTask(Task):
 
     def commands(self):
         return [predict_command(self)]
-
-    def routes(self, serving):
-        from nnkit.apps.slots.serving import routes
-
-        return routes(self, serving)
-
-    web_panel = Path(__file__).with_name("panel.js")
 
 
 class SlotPredictor:

@@ -1,4 +1,4 @@
-"""Machine translation with an attention encoder-decoder and beam search (Multi30k).
+"""Machine translation (Multi30k) with an attention encoder-decoder and beam search.
 
 Files: task.py (the Task), and beside it what only this task uses."""
 

@@ -8,8 +8,6 @@ The encoder reads the source sentence's Moses tokens, the decoder writes the tar
 over the encoder outputs; training is teacher-forced, translating is a beam search.
 """
 
-from pathlib import Path
-
 import click
 import numpy as np
 
@@ -18,7 +16,6 @@ from nnkit.config_rules import Rule, above, at_least, one_of, within
 from nnkit.errors import UsageError
 from nnkit.models import ATTENTIONS, SEQ2SEQ_CELLS as CELLS
 from nnkit.task import Splits, Task
-
 
 
 def read_pairs(config, data_dir, splits):
@@ -46,7 +43,6 @@ class TranslationTest:
 
 class TranslateTask(Task):
     name = "translate"
-    description = "Machine translation (Multi30k) with an attention encoder-decoder and beam search."
     architectures = CELLS
     data_help = "The Multi30k folder, or a data directory holding multi30k/ (default $NNKIT_DATA_DIR)."
     data_layout = LAYOUT
@@ -199,13 +195,6 @@ class TranslateTask(Task):
 
     def commands(self):
         return [predict_command(self)]
-
-    def routes(self, serving):
-        from nnkit.apps.translate.serving import routes
-
-        return routes(self, serving)
-
-    web_panel = Path(__file__).with_name("panel.js")
 
 
 class Translator:

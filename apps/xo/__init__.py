@@ -1,4 +1,4 @@
-"""X-vs-O: read a hand-drawn tic-tac-toe cell (X, O, or empty/scribbled) with a small CNN,
+"""X, O or empty tic-tac-toe cells (CNN), and convolution teaching tools.
 
 Files: task.py (the Task), and beside it what only this task uses."""
 

@@ -50,7 +50,6 @@ def generated_split(classes, per_class, size, seed):
 
 class XoTask(ImageClassificationTask):
     name = "xo"
-    description = "X, O or empty tic-tac-toe cells (CNN), and convolution teaching tools."
     train_flags = {"classes": (("data", "classes"), {"help": "Classes to learn, e.g. x,o (data.classes); "
                                                               "default x,o,none, or every class folder of --data."})}
     data_help = "Image folder of class_name/*.png|jpg (default: generated cells)."
@@ -119,8 +118,6 @@ class XoTask(ImageClassificationTask):
 
     def commands(self):
         return [*super().commands(), generate_command, explain_command, convolve_command]
-
-    web_panel = Path(__file__).with_name("panel.js")
 
 
 @click.command("generate")
