@@ -168,7 +168,8 @@ class Task:
         raise NotImplementedError
 
     def commands(self):
-        """Task-specific click commands (predict takes images for one task, text for another)."""
+        """The task's own click commands, usually a `predict` (files for one task, texts for
+        another); a task without one gets the generic predict (inputs as given, answers as JSON)."""
         return []
 
     def routes(self, serving):

@@ -54,3 +54,18 @@ def test_task(name, request, capsys, tmp_path, fresh_answers):
     model = model_of(request, name, recipe)
     evaluation_args = ["--data", request.getfixturevalue(recipe.evaluation_data)] if recipe.evaluation_data else []
     run_task_test(recipe, name, model, capsys, tmp_path, fresh_answers[name], evaluation_args)
+
+
+def test_a_task_without_a_predict_command_gets_the_generic_one(trained_by_recipe, capsys):
+    """The example plugin declares no commands: its `predict` prints a JSON line per input, and
+    passes --option KEY=VALUE to its predictor."""
+    import json
+
+    model = trained_by_recipe("sentiment", RECIPES["sentiment"].model)
+    done = run_in_process(capsys, "sentiment", "predict", "Great fun.", "Awful.", "--model-path", model, check=True)
+    answers = [json.loads(line) for line in done.stdout.strip().splitlines()]
+    assert [answer["text"] for answer in answers] == ["Great fun.", "Awful."]
+    refused = run_in_process(capsys, "sentiment", "predict", "Great fun.", "--option", "top_k=2", "--model-path", model)
+    assert refused.returncode == 2 and "unknown option top_k" in refused.stderr
+    refused = run_in_process(capsys, "sentiment", "predict", "Great fun.", "--option", "top_k", "--model-path", model)
+    assert refused.returncode == 2 and "--option expects key=value, got 'top_k'" in refused.stderr

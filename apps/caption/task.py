@@ -357,16 +357,13 @@ def predict_command(task):
     @click.option("--json", "as_json", is_flag=True, help="Print JSON, with scores and attention.")
     def predict(images, model_path, beam_size, n_best, attention_plot, as_json):
         """Caption each IMAGE (a directory: every image file in it)."""
-        from nnkit.backend import import_keras_quietly
-
-        import_keras_quietly()
         import json
 
+        from nnkit.cli.predict import load_predictor_of
         from nnkit.data.images import expand_image_paths
-        from nnkit.saving import load_predictor
 
         paths = expand_image_paths(images)
-        captioner = load_predictor(model_path, expected_task=task.name)
+        captioner = load_predictor_of(task, model_path)
         results = captioner.predict(paths, beam_size=beam_size, n_best=n_best)
         if attention_plot:
             plot_attention(captioner.read(paths[:1])[0], results[0], attention_plot)

@@ -11,11 +11,11 @@ truncated backpropagation through time: consecutive windows of `bptt` words, the
 state carried from one window to the next (stateful layers, reset at every epoch).
 """
 
-import sys
 import click
 import numpy as np
 
 from nnkit.apps.lm.data import LAYOUT
+from nnkit.cli.predict import load_predictor_of, read_inputs
 from nnkit.config_rules import Rule, at_least, one_of, within
 from nnkit.errors import UsageError
 from nnkit.models import CELL_TYPES
@@ -266,22 +266,6 @@ def warn_unknown(unknown, words):
         click.echo(f"note: not in the vocabulary, read as <unk>{everything}: {' '.join(unknown)}", err=True)
 
 
-def loaded(task, model_path):
-    from nnkit.backend import import_keras_quietly
-
-    import_keras_quietly()
-    from nnkit.saving import load_predictor
-
-    return load_predictor(model_path, expected_task=task.name)
-
-
-def read_texts(texts):
-    """The texts given, or one per line of stdin for a single '-'."""
-    if texts == ("-",):
-        return [line for line in sys.stdin.read().splitlines() if line.strip()]
-    return list(texts)
-
-
 def predict_command(task):
     from nnkit.cli.options import model_path_option
 
@@ -294,8 +278,8 @@ def predict_command(task):
         """The likeliest next words after each TEXT ('-': one text per line of stdin)."""
         import json
 
-        predictor = loaded(task, model_path)
-        results = predictor.predict(read_texts(texts), count=count)
+        predictor = load_predictor_of(task, model_path)
+        results = predictor.predict(read_inputs(texts), count=count)
         if as_json:
             click.echo(json.dumps(results, indent=2))
             return
@@ -323,7 +307,7 @@ def generate_command(task):
         """Continue --prompt word by word; an <eos> starts a new line."""
         import json
 
-        predictor = loaded(task, model_path)
+        predictor = load_predictor_of(task, model_path)
         result = predictor.generate(prompt, length, temperature, top_k, seed)
         if as_json:
             click.echo(json.dumps(result, indent=2))
@@ -345,8 +329,8 @@ def score_command(task):
         """Log-probability and perplexity of each TEXT as a sentence ('-': one per line of stdin)."""
         import json
 
-        predictor = loaded(task, model_path)
-        results = [predictor.score(text) for text in read_texts(texts)]
+        predictor = load_predictor_of(task, model_path)
+        results = [predictor.score(text) for text in read_inputs(texts)]
         if as_json:
             click.echo(json.dumps(results, indent=2))
             return

@@ -263,18 +263,11 @@ def predict_command(task):
     @click.option("--json", "as_json", is_flag=True, help="Print JSON, with every word's tag.")
     def predict(texts, model_path, as_json):
         """Tag each TEXT with its slots and intent; a single '-' reads one text per line from stdin."""
-        from nnkit.backend import import_keras_quietly
-
-        import_keras_quietly()
         import json
-        import sys
 
-        from nnkit.saving import load_predictor
+        from nnkit.cli.predict import load_predictor_of, read_inputs
 
-        if texts == ("-",):  # blank lines between texts are skipped
-            texts = [line for line in sys.stdin.read().splitlines() if line.strip()]
-        predictor = load_predictor(model_path, expected_task=task.name)
-        results = predictor.predict(list(texts))
+        results = load_predictor_of(task, model_path).predict(read_inputs(texts))
         if as_json:
             click.echo(json.dumps(results, indent=2))
             return

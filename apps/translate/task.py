@@ -290,19 +290,13 @@ def predict_command(task):
     @click.option("--json", "as_json", is_flag=True, help="Print JSON, with tokens, scores and attention.")
     def predict(sentences, model_path, beam_size, n_best, source, target, attention_plot, as_json):
         """Translate each SENTENCE ('-': one per line of stdin)."""
-        from nnkit.backend import import_keras_quietly
-
-        import_keras_quietly()
         import json
-        import sys
 
-        from nnkit.saving import load_predictor
+        from nnkit.cli.predict import load_predictor_of, read_inputs
 
-        if sentences == ("-",):
-            sentences = [line for line in sys.stdin.read().splitlines() if line.strip()]
-        translator = load_predictor(model_path, expected_task=task.name)
+        translator = load_predictor_of(task, model_path)
         translator.check_languages(source, target)
-        results = translator.predict(list(sentences), beam_size=beam_size, n_best=n_best)
+        results = translator.predict(read_inputs(sentences), beam_size=beam_size, n_best=n_best)
         if attention_plot:
             plot_attention(results[0], attention_plot)
         if as_json:

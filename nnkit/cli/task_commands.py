@@ -9,6 +9,7 @@ from nnkit.backend import import_keras_quietly
 from nnkit.cli.export import export_command
 from nnkit.cli.options import (nested, config_from_options, config_options, data_option, distribution_options,
                                model_path_option, split_data_option, start_distribution)
+from nnkit.cli.predict import generic_predict_command
 from nnkit.cli.tune import tune_command
 
 
@@ -114,8 +115,11 @@ def info_command(task):
 
 
 def task_group(task, help_text):
+    own = task.commands()
+    if not any(command.name == "predict" for command in own):
+        own = [generic_predict_command(task), *own]
     group = click.Group(name=task.name, help=help_text)
-    for command in (train_command(task), evaluate_command(task), *task.commands(), tune_command(task),
+    for command in (train_command(task), evaluate_command(task), *own, tune_command(task),
                     info_command(task), export_command(task)):
         group.add_command(command)
     return group

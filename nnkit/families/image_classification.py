@@ -179,16 +179,13 @@ def predict_command(task):
     def predict(images, model_path, top_k, as_json):
         """Classify image files (PNG/JPEG, any size, colour or gray, either polarity).
         A directory stands for the images inside it."""
-        from nnkit.backend import import_keras_quietly
-
-        import_keras_quietly()
         import json
 
+        from nnkit.cli.predict import load_predictor_of
         from nnkit.data.images import expand_image_paths
-        from nnkit.saving import load_predictor
 
         paths = expand_image_paths(images)
-        predictor = load_predictor(model_path, expected_task=task.name)
+        predictor = load_predictor_of(task, model_path)
         results = predictor.predict(paths, top_k=top_k)
         if as_json:
             click.echo(json.dumps(results, indent=2))

@@ -9,7 +9,6 @@ Heavy imports (Keras, NumPy, data.py) stay inside the methods: `nnkit --help` im
 
 from importlib import resources
 
-import click
 
 from nnkit.config_rules import at_least, one_of
 from nnkit.errors import UsageError
@@ -84,9 +83,6 @@ class SentimentTask(Task):
                       "classes": info["classes"]}
         return ExportPlan([artifact], processing)
 
-    def commands(self):
-        return [predict_command(self)]
-
 
 class SentimentPredictor:
     """A saved sentiment model that takes raw texts."""
@@ -112,32 +108,6 @@ class SentimentPredictor:
                  "probabilities": dict(zip(self.info["classes"], map(float, row))),
                  "unknown_words": [word for word in words_of if word not in known]}
                 for text, words_of, row in zip(texts, sentences, probabilities)]
-
-
-def predict_command(task):
-    from nnkit.cli.options import model_path_option
-
-    @click.command("predict")
-    @click.argument("texts", nargs=-1, required=True, metavar="TEXT...")
-    @model_path_option(task.name)
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON, with every class's probability.")
-    def predict(texts, model_path, as_json):
-        """The sentiment of each TEXT."""
-        from nnkit.backend import import_keras_quietly
-
-        import_keras_quietly()
-        import json
-
-        from nnkit.saving import load_predictor
-
-        results = load_predictor(model_path, expected_task=task.name).predict(list(texts))
-        if as_json:
-            click.echo(json.dumps(results, indent=2))
-            return
-        for result in results:
-            click.echo(f"{result['label']} ({result['probability']:.3f}): {result['text']}")
-
-    return predict
 
 
 TASK = SentimentTask()
