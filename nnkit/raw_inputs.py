@@ -25,12 +25,23 @@ def input_list(inputs, single=(str,)):
 
 
 def text_list(inputs):
-    """`input_list` for a task that reads texts: each input must be a str."""
+    """`input_list` for a task that reads texts: each input must be a str of valid Unicode."""
     texts = input_list(inputs)
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             raise UsageError(f"inputs[{index}] must be a text (str), got {type(text).__name__}")
+        unicode_text(text, f"inputs[{index}]")
     return texts
+
+
+def unicode_text(text, name):
+    """`text` if it can be written as UTF-8: a lone surrogate (JSON's "\\ud800", a broken
+    decode) would otherwise fail deep inside a tokenizer."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise UsageError(f"{name} is not valid Unicode text (a lone surrogate at character {error.start})")
+    return text
 
 
 def no_other_options(unknown, *known):

@@ -3,7 +3,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from nnkit.data.images import expand_image_paths, mnist_style, read_grayscale, stroke_width
-from nnkit.errors import NnkitError
+from nnkit.errors import NnkitError, UsageError
 
 from conftest import SAMPLES
 
@@ -102,3 +102,33 @@ def test_expand_image_paths(tmp_path):
         expand_image_paths([tmp_path / "empty"])
     with pytest.raises(NnkitError, match="no such file"):
         expand_image_paths([tmp_path / "nope.png"])
+
+
+def test_an_image_over_the_pixel_limit_is_refused_from_its_header(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from nnkit.data.images import ImageTooLarge
+
+    Image.new("1", (6000, 6000), 1).save(tmp_path / "huge.png")  # 36 megapixels in a few kilobytes
+    with pytest.raises(ImageTooLarge, match="'.*huge.png' is 6000x6000 pixels, over the limit of 25 megapixels"):
+        read_grayscale(tmp_path / "huge.png")
+    monkeypatch.setenv("NNKIT_MAX_IMAGE_PIXELS", "1000")  # the limit is the user's to set
+    with pytest.raises(ImageTooLarge, match="over the limit of 0.001 megapixels"):
+        read_grayscale(SAMPLES / "seven.png")
+    monkeypatch.setenv("NNKIT_MAX_IMAGE_PIXELS", "lots")
+    with pytest.raises(UsageError, match="NNKIT_MAX_IMAGE_PIXELS must be a whole number"):
+        read_grayscale(SAMPLES / "seven.png")
+
+
+def test_a_fifo_named_like_an_image_is_refused_not_waited_on(tmp_path, capsys, trained_digits):
+    import os
+
+    from conftest import run_in_process
+
+    os.mkfifo(tmp_path / "pipe.png")  # opening it to read would block until a writer comes
+    with pytest.raises(NnkitError, match="is not a regular file"):
+        expand_image_paths([tmp_path / "pipe.png"])
+    with pytest.raises(NnkitError, match="is not a regular file"):
+        read_grayscale(tmp_path / "pipe.png")
+    done = run_in_process(capsys, "digits", "predict", tmp_path / "pipe.png", "--model-path", trained_digits)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "is not a regular file" in done.stderr

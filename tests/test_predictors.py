@@ -91,3 +91,17 @@ def test_load_refuses_what_is_no_saved_model_in_one_line(tmp_path):
     refused(lambda: nnkit.load(tmp_path / "missing"), "no saved model at", NnkitError)
     (tmp_path / "model.keras").write_text("not a zip")
     refused(lambda: nnkit.load(tmp_path), "not a readable .keras model file", NnkitError)
+
+
+@pytest.mark.parametrize("task", ["slots", "translate", "lm"])
+def test_text_predictors_refuse_a_lone_surrogate_in_one_line(request, task):
+    predictor = nnkit.load(request.getfixturevalue(FIXTURES[task]))
+    refused(lambda: predictor.predict(["fine", "a \ud800 b"]), "inputs[1] is not valid Unicode text (a lone surrogate")
+
+
+def test_generation_at_a_vanishing_temperature_is_greedy_and_a_negative_seed_is_refused(trained_lm):
+    predictor = nnkit.load(trained_lm)
+    greedy = predictor.generate("the cat", 4, temperature=0)
+    assert predictor.generate("the cat", 4, temperature=1e-320, seed=3)["words"] == greedy["words"]
+    refused(lambda: predictor.generate("the cat", 4, seed=-1), "--seed must be 0 or more")
+    refused(lambda: predictor.generate("a \udc80", 4), "the prompt is not valid Unicode text")

@@ -220,7 +220,15 @@ def test_worker_merges_waiting_requests_and_isolates_a_failing_one():
 
 
 TRUNCATED_PNG = png_bytes(Image.new("L", (40, 40), 200))[:60]
+# 36 megapixels of white in a few kilobytes of PNG: refused from its header, never decoded.
+HUGE_PNG = png_bytes(Image.new("1", (6000, 6000), 1))
+SURROGATE = {"content": b'{"texts": ["a \\ud800"]}', "headers": {"content-type": "application/json"}}
 BAD_REQUESTS = {
+    "an image over the pixel limit": ("xo", {"files": uploads([("huge.png", HUGE_PNG)])}, 413,
+                                      "'huge.png' is 6000x6000 pixels, over the limit of 25 megapixels"),
+    "a lone surrogate to slots": ("slots", SURROGATE, 422, "texts[0] is not valid Unicode text (a lone surrogate"),
+    "a lone surrogate to translate": ("translate", SURROGATE, 422, "texts[0] is not valid Unicode text"),
+    "a lone surrogate to lm": ("lm", SURROGATE, 422, "texts[0] is not valid Unicode text"),
     "json to an image endpoint": ("xo", {"json": {"images": []}}, 415, "multipart/form-data"),
     "form to a json endpoint": ("translate", {"data": {"texts": "Ein Hund."}}, 415, "JSON body"),
     "a text file as image": ("xo", {"files": uploads([("notes.txt", b"hello")])}, 422, "'notes.txt' is not an image"),
@@ -255,6 +263,16 @@ def test_bad_requests_get_json_errors_and_the_next_request_works(client, models_
     assert answer["error"]["status"] == status and text in answer["error"]["message"], answer
     assert "\n" not in answer["error"]["message"]
     assert predict(client, "xo", files=uploads([("x.png", png_bytes(xo_cells()[0]))]))["predictions"]
+
+
+def test_health_answers_head_and_generation_takes_any_temperature_but_no_negative_seed(client, models_dir):
+    assert client.head("/health").status_code == 200
+    require(models_dir, "lm")
+    tiny = client.post("/v1/lm/generate", json={"prompt": "the cat", "length": 3, "temperature": 1e-320})
+    greedy = client.post("/v1/lm/generate", json={"prompt": "the cat", "length": 3, "temperature": 0})
+    assert tiny.status_code == 200 and tiny.json()["generation"]["words"] == greedy.json()["generation"]["words"]
+    refused = client.post("/v1/lm/generate", json={"prompt": "the cat", "seed": -1})
+    assert refused.status_code == 422 and "seed" in refused.json()["error"]["message"]
 
 
 def test_wrong_method_and_unexpected_errors_are_json_too(client, models_dir, monkeypatch):

@@ -39,7 +39,10 @@ def choose_next(logits, temperature, top_k, rng):
     logits / temperature, restricted to the `top_k` likeliest words when `top_k` is given."""
     if temperature == 0:
         return int(np.argmax(logits))
-    scaled = np.asarray(logits, np.float64) / temperature
+    with np.errstate(over="ignore"):
+        scaled = np.asarray(logits, np.float64) / temperature
+    if not np.isfinite(scaled).all():  # a temperature so small that the logits overflow: the greedy limit
+        return int(np.argmax(logits))
     if top_k and top_k < len(scaled):
         threshold = np.partition(scaled, -top_k)[-top_k]
         scaled = np.where(scaled >= threshold, scaled, -np.inf)

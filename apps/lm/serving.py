@@ -19,7 +19,7 @@ class GenerateRequest(Strict):
     length: int = Field(20, ge=1, le=1000)
     temperature: float = Field(1.0, ge=0, le=100)
     top_k: int | None = Field(None, ge=1)
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0)
 
 
 def next_words(predictor, texts, count):

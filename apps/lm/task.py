@@ -249,7 +249,11 @@ class LanguageModelPredictor:
             raise UsageError(f"--length must be at least 1, got {length}")
         if temperature < 0:
             raise UsageError(f"--temperature must be 0 (greedy) or more, got {temperature}")
-        words, unknown = self.words(prompt)
+        if seed is not None and seed < 0:
+            raise UsageError(f"--seed must be 0 or more, got {seed}")
+        from nnkit.raw_inputs import unicode_text
+
+        words, unknown = self.words(unicode_text(prompt, "the prompt"))
         ids = generate(self.model, self.context(words), length, temperature, top_k, seed)
         return {"prompt": prompt, "prompt_words": words, "unknown_words": unknown,
                 "words": [self.vocabulary[i] for i in ids]}

@@ -5,14 +5,34 @@ the box placed in a 28x28 frame so that its centre of mass sits in the middle. A
 scan or photo is brought to the same form: any mode, any size, either polarity.
 """
 
+import os
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from nnkit.errors import NnkitError
+from nnkit.errors import NnkitError, UsageError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+# The most pixels an image may have, checked from its header before it is decoded: a few hundred
+# kilobytes of PNG can hold an 81-megapixel white square that decodes to gigabytes. Enough for a
+# 24-megapixel phone photo; $NNKIT_MAX_IMAGE_PIXELS changes it.
+DEFAULT_MAX_IMAGE_PIXELS = 25_000_000
+
+
+class ImageTooLarge(NnkitError):
+    """An image with more pixels than the limit (the server answers 413)."""
+
+
+def max_image_pixels():
+    """The pixel limit in force: $NNKIT_MAX_IMAGE_PIXELS, else the default."""
+    text = os.environ.get("NNKIT_MAX_IMAGE_PIXELS", "")
+    if not text:
+        return DEFAULT_MAX_IMAGE_PIXELS
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(f"NNKIT_MAX_IMAGE_PIXELS must be a whole number of pixels, got {text!r}")
+    return int(text)
 
 
 def expand_image_paths(paths):
@@ -25,21 +45,40 @@ def expand_image_paths(paths):
                 raise NnkitError(f"directory '{path}' has no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
             expanded.extend(found)
         elif path.exists():
-            expanded.append(path)
+            expanded.append(regular_file(path))
         else:
             raise NnkitError(f"no such file: '{path}'")
     return expanded
 
 
+def regular_file(path):
+    """`path` if it is a regular file: a FIFO or a device named like an image would block the
+    reader for ever, or never end."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise NnkitError(f"no such file: '{path}'")
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise NnkitError(f"'{path}' is not a regular file")
+    return path
+
+
 @contextmanager
 def decoded_image(source, label=None):
     """Open and decode an image (a path or a binary file object) with Pillow, EXIF rotation
-    applied; every way that can fail becomes a one-line NnkitError naming `label`."""
+    applied, after checking its size against `max_image_pixels()` from its header; every way
+    that can fail becomes a one-line NnkitError naming `label`."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     label = label or str(source)
+    if isinstance(source, (str, os.PathLike)):
+        regular_file(source)
     try:
         with Image.open(source) as image:
+            limit = max_image_pixels()
+            if image.width * image.height > limit:
+                raise ImageTooLarge(f"'{label}' is {image.width}x{image.height} pixels, over the limit of "
+                                    f"{limit / 1e6:g} megapixels (NNKIT_MAX_IMAGE_PIXELS)")
             image.load()  # decode now, so a truncated file fails here
             yield ImageOps.exif_transpose(image)
     except FileNotFoundError:
@@ -51,7 +90,7 @@ def decoded_image(source, label=None):
     except UnidentifiedImageError:
         raise NnkitError(f"'{label}' is not an image file Pillow can read")
     except Image.DecompressionBombError:
-        raise NnkitError(f"'{label}' is too large to decode safely")
+        raise ImageTooLarge(f"'{label}' is too large to decode safely")
     except (OSError, SyntaxError, ValueError) as error:
         raise NnkitError(f"'{label}' is a corrupt or truncated image ({error})")
 

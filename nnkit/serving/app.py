@@ -181,7 +181,7 @@ def create_app(models_dir, max_body_bytes=DEFAULT_MAX_BODY_BYTES):
     app.add_middleware(inputs.BodyLimit, max_bytes=max_body_bytes)
     add_error_handlers(app)
 
-    @app.get("/health")
+    @app.api_route("/health", methods=["GET", "HEAD"])
     async def health():
         return {"status": "ok", "models": len(models)}
 

@@ -8,10 +8,12 @@ import io
 
 from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 from starlette.responses import JSONResponse
 
 from nnkit.errors import NnkitError
+from nnkit.raw_inputs import unicode_text
 
 MAX_INPUTS = 256  # images or texts per request
 MAX_BEAMS = 16
@@ -85,6 +87,30 @@ async def require_json(request: Request):
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt option is an error, not ignored
 
+    @model_validator(mode="after")
+    def unicode_texts(self):
+        """Every text in the body is valid Unicode: JSON can carry a lone surrogate ("\\ud800"),
+        which no tokenizer or encoder takes."""
+        for name, value in self:
+            for place, text in _texts(value, name):
+                try:
+                    unicode_text(text, place)
+                except NnkitError as error:  # as pydantic's own error: a 422 with this message
+                    raise PydanticCustomError("unicode", str(error))
+        return self
+
+
+def _texts(value, place):
+    """(where, text) for every str in a JSON value."""
+    if isinstance(value, str):
+        yield place, value
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _texts(item, f"{place}[{index}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(item, f"{place}.{key}")
+
 
 class TextsRequest(Strict):
     texts: list[str] = Field(min_length=1, max_length=MAX_INPUTS)
@@ -126,7 +152,7 @@ async def read_uploads(uploads):
 def decode_each(uploads, convert):
     """[convert(PIL image, label)] for uploaded (label, bytes): a file Pillow cannot decode is
     a 422; what `convert` refuses (a blank digit, say) is the NnkitError it raises, a 400."""
-    from nnkit.data.images import decoded_image
+    from nnkit.data.images import ImageTooLarge, decoded_image
 
     converted = []
     for label, data in uploads:
@@ -135,6 +161,8 @@ def decode_each(uploads, convert):
             with decoded_image(io.BytesIO(data), label) as image:
                 decoded = True
                 converted.append(convert(image, label))
+        except ImageTooLarge as error:
+            raise HTTPException(413, str(error))
         except NnkitError as error:
             if not decoded:
                 raise HTTPException(422, str(error))
