@@ -229,6 +229,9 @@ BAD_REQUESTS = {
     "a lone surrogate to slots": ("slots", SURROGATE, 422, "texts[0] is not valid Unicode text (a lone surrogate"),
     "a lone surrogate to translate": ("translate", SURROGATE, 422, "texts[0] is not valid Unicode text"),
     "a lone surrogate to lm": ("lm", SURROGATE, 422, "texts[0] is not valid Unicode text"),
+    "too many words x beams": ("translate", {"json": {"texts": ["Ein Hund läuft. " * 1000], "beam_size": 4}}, 413,
+                               "3,000 words x 4 beam(s); the server takes at most 8,000"),
+    "too many words": ("slots", {"json": {"texts": ["flights to boston " * 3000]}}, 413, "9,000 words x 1 beam"),
     "json to an image endpoint": ("xo", {"json": {"images": []}}, 415, "multipart/form-data"),
     "form to a json endpoint": ("translate", {"data": {"texts": "Ein Hund."}}, 415, "JSON body"),
     "a text file as image": ("xo", {"files": uploads([("notes.txt", b"hello")])}, 422, "'notes.txt' is not an image"),
@@ -273,6 +276,48 @@ def test_health_answers_head_and_generation_takes_any_temperature_but_no_negativ
     assert tiny.status_code == 200 and tiny.json()["generation"]["words"] == greedy.json()["generation"]["words"]
     refused = client.post("/v1/lm/generate", json={"prompt": "the cat", "seed": -1})
     assert refused.status_code == 422 and "seed" in refused.json()["error"]["message"]
+
+
+def test_a_request_past_the_time_limit_is_a_503_and_the_server_goes_on(client, models_dir, monkeypatch):
+    require(models_dir, "slots")
+    served = client.app.state.models["slots"]
+    answer = served.predictor.predict
+
+    def slow(texts, **options):
+        time.sleep(0.5)
+        return answer(texts, **options)
+
+    monkeypatch.setattr(served.worker, "time_limit", 0.1)
+    monkeypatch.setattr(served.predictor, "predict", slow)
+    late = client.post("/v1/slots/predict", json={"texts": ["flights to boston"]})
+    assert late.status_code == 503 and "no answer within 0.1 s" in late.json()["error"]["message"]
+    monkeypatch.undo()
+    time.sleep(0.5)  # the slow call ends on the worker thread
+    assert predict(client, "slots", json={"texts": ["flights to boston"]})["predictions"]
+
+
+def test_a_body_that_stops_arriving_is_a_408():
+    import asyncio
+
+    from nnkit.serving.inputs import BodyLimit
+
+    sent = []
+
+    async def half_sent():  # the first chunk, then nothing more, ever
+        if not sent:
+            sent.append("chunk")
+            return {"type": "http.request", "body": b'{"texts": ', "more_body": True}
+        await asyncio.sleep(3600)
+
+    async def send(message):
+        sent.append(message)
+
+    async def app(scope, receive, send):
+        raise AssertionError("the app must not see a half-sent body")
+
+    limit = BodyLimit(app, max_bytes=2**20, read_seconds=0.1)
+    asyncio.run(limit({"type": "http", "headers": []}, half_sent, send))
+    assert sent[1]["type"] == "http.response.start" and sent[1]["status"] == 408
 
 
 def test_wrong_method_and_unexpected_errors_are_json_too(client, models_dir, monkeypatch):

@@ -37,11 +37,13 @@ def routes(task, serving):
     @router.post(f"/v1/{task.name}/predict", name=f"{task.name}_predict")
     async def predict(body: NextWordsRequest, served=Depends(serving.model_for(task.name)),
                       _=Depends(inputs.require_json)):
-        return serving.answer(served, await served.worker.run(next_words, body.texts, count=body.count))
+        texts = inputs.within_budget(body.texts)
+        return serving.answer(served, await served.worker.run(next_words, texts, count=body.count))
 
     @router.post(f"/v1/{task.name}/generate", name=f"{task.name}_generate")
     async def generate_text(body: GenerateRequest, served=Depends(serving.model_for(task.name)),
                             _=Depends(inputs.require_json)):
+        inputs.within_budget([body.prompt])
         [generation] = await served.worker.run(generate, [body.prompt], length=body.length,
                                                temperature=body.temperature, top_k=body.top_k, seed=body.seed)
         return serving.answer(served, generation, key="generation")

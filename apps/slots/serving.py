@@ -17,7 +17,7 @@ def routes(task, serving):
     @router.post(f"/v1/{task.name}/predict", name=f"{task.name}_predict")
     async def predict(body: inputs.TextsRequest, served=Depends(serving.model_for(task.name)),
                       _=Depends(inputs.require_json)):
-        texts = inputs.nonblank(body.texts)
+        texts = inputs.within_budget(inputs.nonblank(body.texts))
         for index, text in enumerate(texts):  # punctuation alone leaves no word to tag
             try:
                 served.predictor.tokenize(text)

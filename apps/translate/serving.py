@@ -25,6 +25,7 @@ def routes(task, serving):
                       _=Depends(inputs.require_json)):
         texts = inputs.nonblank(body.texts)
         inputs.check_beams(served.predictor, body.beam_size, body.n_best)
+        inputs.within_budget(texts, body.beam_size or served.predictor.decoding["beam_size"])
         return serving.answer(served, await served.worker.run(translate, texts, beam_size=body.beam_size,
                                                               n_best=body.n_best))
 

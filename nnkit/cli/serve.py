@@ -12,8 +12,10 @@ import click
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--max-body-mb", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Refuse (413) request bodies larger than this.")
+@click.option("--time-limit", default=30.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds a request waits for its model before the server answers 503.")
 @click.option("--access-log", is_flag=True, help="Log every request on stderr.")
-def serve(models_dir, host, port, max_body_mb, access_log):
+def serve(models_dir, host, port, max_body_mb, time_limit, access_log):
     """Serve saved models over HTTP: a JSON API (POST /v1/<task>/predict) and a web page at /."""
     import socket
 
@@ -33,7 +35,7 @@ def serve(models_dir, host, port, max_body_mb, access_log):
 
     from nnkit.serving.app import create_app
 
-    app = create_app(models_dir, max_body_bytes=int(max_body_mb * 2**20))
+    app = create_app(models_dir, max_body_bytes=int(max_body_mb * 2**20), time_limit=time_limit)
     click.echo(f"Loaded {len(app.state.models)} model(s) from {models_dir}:")
     for served in app.state.models.values():
         description = served.describe()

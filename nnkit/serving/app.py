@@ -26,7 +26,7 @@ from nnkit.serving import inputs as inputs
 from nnkit.errors import NnkitError
 from nnkit.registry import TASKS, load_task
 from nnkit.saving import MODEL_FILE
-from nnkit.serving.batches import ModelWorker
+from nnkit.serving.batches import TIME_LIMIT_S, ModelBusy, ModelWorker
 
 DEFAULT_MAX_BODY_BYTES = 10 * 2**20
 WEB_DIRECTORY = Path(__file__).resolve().parent / "web"
@@ -49,7 +49,7 @@ class ServedModel:
                 "metrics": metadata.get("metrics", {}).get("test", {})}
 
 
-def load_models(models_dir):
+def load_models(models_dir, time_limit=TIME_LIMIT_S):
     """{name: ServedModel} of every saved model directly under `models_dir` (or `models_dir`
     itself, when it is one). A model that fails to load is one line on stderr, and skipped."""
     from nnkit.saving import load_model
@@ -68,7 +68,7 @@ def load_models(models_dir):
             print(f"nnkit: warning: skipped '{directory}': {one_line(error, limit=None)}", file=sys.stderr, flush=True)
             continue
         models[directory.name] = ServedModel(directory.name, metadata["task"], metadata, predictor,
-                                             ModelWorker(predictor, directory.name))
+                                             ModelWorker(predictor, directory.name, time_limit=time_limit))
     if not models:
         raise NnkitError(f"no model to serve in '{models_dir}': it needs subdirectories holding a {MODEL_FILE} "
                          "(as `nnkit <task> train` writes them)")
@@ -143,6 +143,7 @@ class Serving:
                 inspect.signature(served.predictor.predict).bind(body.inputs, **body.options)
             except TypeError as error:
                 raise HTTPException(422, f"options: {error}")
+            inputs.within_budget([item for item in body.inputs if isinstance(item, str)])
             options = json.dumps(body.options, sort_keys=True)
             return answer(served, await served.worker.run(predict_with, body.inputs, options=options))
 
@@ -165,9 +166,10 @@ def mount_tasks(app, tasks, serving):
     return actions
 
 
-def create_app(models_dir, max_body_bytes=DEFAULT_MAX_BODY_BYTES):
-    """The FastAPI app serving every model under `models_dir` (see `load_models`)."""
-    models = load_models(models_dir)
+def create_app(models_dir, max_body_bytes=DEFAULT_MAX_BODY_BYTES, time_limit=TIME_LIMIT_S):
+    """The FastAPI app serving every model under `models_dir` (see `load_models`); a request
+    waits at most `time_limit` seconds for its model (then 503)."""
+    models = load_models(models_dir, time_limit)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -235,6 +237,10 @@ def add_error_handlers(app):
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request, exception):
         return error(exception.status_code, str(exception.detail))
+
+    @app.exception_handler(ModelBusy)
+    async def model_busy(request, exception):
+        return error(503, str(exception))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request, exception):

@@ -14,6 +14,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 MAX_BATCH_ITEMS = 256  # enough to amortise the call; more would only delay the first answers
+TIME_LIMIT_S = 30.0  # the longest a request waits for its answer
+
+
+class ModelBusy(Exception):
+    """A request whose answer did not come within the time limit (the server answers 503)."""
 
 
 @dataclass
@@ -28,8 +33,8 @@ class Job:
 
 
 class ModelWorker:
-    def __init__(self, target, name, max_batch_items=MAX_BATCH_ITEMS):
-        self.target, self.max_batch_items = target, max_batch_items
+    def __init__(self, target, name, max_batch_items=MAX_BATCH_ITEMS, time_limit=TIME_LIMIT_S):
+        self.target, self.max_batch_items, self.time_limit = target, max_batch_items, time_limit
         self.jobs = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._serve, name=f"nnkit-model-{name}", daemon=True)
         self.thread.start()
@@ -41,8 +46,16 @@ class ModelWorker:
         return job.future
 
     async def run(self, function, items, **options):
-        """`submit` for asyncio code: awaits the results without holding a thread."""
-        return await asyncio.wrap_future(self.submit(function, items, **options))
+        """`submit` for asyncio code: awaits the results without holding a thread, for at most
+        `time_limit` seconds. Past it the client is answered (ModelBusy) and the job, if it has
+        not started, is dropped; one already running finishes (a Keras call cannot be stopped),
+        which is why the server also bounds each request's work (nnkit.serving.inputs)."""
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(self.submit(function, items, **options)),
+                                          self.time_limit)
+        except asyncio.TimeoutError:
+            raise ModelBusy(f"no answer within {self.time_limit:g} s: the model is busy or the request asks "
+                            "for too much; try again, or with less")
 
     def close(self):
         self.jobs.put(None)

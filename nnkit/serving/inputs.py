@@ -4,6 +4,7 @@ Everything a client can get wrong becomes an HTTPException with a one-line messa
 before a model sees the request.
 """
 
+import asyncio
 import io
 
 from fastapi import HTTPException, Request
@@ -17,6 +18,10 @@ from nnkit.raw_inputs import unicode_text
 
 MAX_INPUTS = 256  # images or texts per request
 MAX_BEAMS = 16
+# Words x beams one request may ask for (its texts' words, each searched with that many beams):
+# a few seconds of a small model on 2 cores. A 2,000-word text at beam 16 held a model for 24 s.
+MAX_WORK = 8_000
+BODY_READ_SECONDS = 15.0
 
 
 def error_body(status, message):
@@ -26,10 +31,11 @@ def error_body(status, message):
 class BodyLimit:
     """ASGI middleware: 413 for a body over `max_bytes`, decided from Content-Length before
     reading any of it, or (for a chunked body) as soon as the bytes read pass the limit; at most
-    `max_bytes` are ever held. The app then reads the body from memory."""
+    `max_bytes` are ever held; 408 for a body that stops arriving for `read_seconds` (a client
+    that sends half a request must not hold the server). The app then reads the body from memory."""
 
-    def __init__(self, app, max_bytes):
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app, max_bytes, read_seconds=BODY_READ_SECONDS):
+        self.app, self.max_bytes, self.read_seconds = app, max_bytes, read_seconds
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -41,7 +47,12 @@ class BodyLimit:
             return
         chunks, size = [], 0
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.read_seconds)
+            except asyncio.TimeoutError:
+                message = f"the request body stopped arriving for {self.read_seconds:g} s"
+                await JSONResponse(error_body(408, message), status_code=408)(scope, receive, send)
+                return
             if message["type"] == "http.disconnect":
                 return
             chunks.append(message.get("body", b""))
@@ -127,6 +138,16 @@ def nonblank(texts):
     for index, text in enumerate(texts):
         if not text.strip():
             raise HTTPException(422, f"texts[{index}] is empty")
+    return texts
+
+
+def within_budget(texts, beams=1):
+    """The texts, refused (413) where their words times the beams pass MAX_WORK: the work a
+    request asks for is bounded before a model starts on it (words counted by spaces, cheaply)."""
+    words = sum(len(text.split()) for text in texts)
+    if words * beams > MAX_WORK:
+        raise HTTPException(413, f"the request asks for {words:,} words x {beams} beam(s); the server takes at "
+                                 f"most {MAX_WORK:,} per request: send fewer or shorter texts, or fewer beams")
     return texts
 
 
