@@ -184,8 +184,10 @@ def pairs_file(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_translator(tmp_path_factory, pairs_file):
     output = tmp_path_factory.mktemp("translate-model")
-    run_in_process(None, "translate", "train", "--quiet", "--pairs", pairs_file, "--output", output,
-                   *tiny_models.TINY_TRANSLATE, check=True)
+    done = run_in_process(None, "translate", "train", "--quiet", "--pairs", pairs_file, "--output", output,
+                          *tiny_models.TINY_TRANSLATE, check=True)
+    # What was held out of the pairs file, and how, is said (test_translate checks the metadata).
+    assert "Held out of your data: 180 train, 10 valid, 10 test (seeded random split, seed 1337)" in done.stdout
     return output
 
 

@@ -62,8 +62,25 @@ def test_parallel_files_report_mismatched_counts_and_bad_lines(tmp_path):
     (tmp_path / "pairs.tsv").write_text("eins\tone\nzwei two\n")
     with pytest.raises(UsageError, match="pairs.tsv line 2: expected 'source<TAB>target', found 1 fields"):
         file_pairs([tmp_path / "pairs.tsv"])
-    parts = hold_out(list(range(100)), 0.1, 0.05)
-    assert parts["test"] == list(range(95, 100)) and parts["valid"] == list(range(85, 95))
+
+
+def test_pairs_held_out_are_a_seeded_random_sample_not_the_files_end():
+    """A corpus sorted by length would otherwise be tested on its longest sentences only."""
+    pairs = list(range(1000))  # sorted, as Tatoeba/Anki exports sort by length
+    parts = hold_out(pairs, 0.1, 0.05, seed=7)
+    assert [len(parts[split]) for split in ("train", "valid", "test")] == [850, 100, 50]
+    assert sorted(parts["train"] + parts["valid"] + parts["test"]) == pairs  # a partition
+    assert parts["test"] != pairs[-50:] and min(parts["test"]) < 500 < max(parts["test"])  # from all over
+    assert all(part == sorted(part) for part in parts.values())  # each keeps the file's order
+    assert hold_out(pairs, 0.1, 0.05, seed=7) == parts and hold_out(pairs, 0.1, 0.05, seed=8) != parts
+    with pytest.raises(UsageError, match="too few"):
+        hold_out(pairs[:2], 0.1, 0.05, seed=7)
+
+
+def test_training_on_a_pairs_file_records_and_prints_what_it_held_out(trained_translator):
+    held_out = json.loads((trained_translator / "metadata.json").read_text())["data"]["held_out"]
+    assert held_out["sampling"] == "seeded random" and held_out["seed"] == 1337
+    assert held_out["train"] + held_out["valid"] + held_out["test"] == len(PAIRS) * 40
 
 
 def test_train_predict_and_bleu_on_tiny_pairs(trained_translator):

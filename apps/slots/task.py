@@ -110,8 +110,11 @@ class SlotsTask(Task):
         if "train" not in read:
             return Splits(train=None, validation=None, test=read["test"])
         train, validation = read["train"], read.get("valid")
+        held_out = None
         if validation is None:
             train, validation = hold_out(train, data["validation_fraction"], config["seed"])
+            held_out = {"sampling": "seeded random", "seed": config["seed"], "train": len(train.words),
+                        "valid": len(validation.words) if validation else 0}
         info = {
             "encoding": model["encoding"],
             "words": Vocabulary.build(train.words, model["min_count"]).symbols,
@@ -119,6 +122,7 @@ class SlotsTask(Task):
             "intents": sorted(set(train.intents)),
             "hash_buckets": model["hash_buckets"],
             "max_trigrams": model["max_trigrams"],
+            **({"held_out": held_out} if held_out else {}),
         }
         splits_out = Splits(train=self.arrays(train, info), validation=None, test=None, info=info)
         if validation is not None:

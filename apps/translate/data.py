@@ -3,9 +3,12 @@ the other.
 
 Multi30k (task 1: English-German image descriptions, raw cased text) comes from the data
 directory, which may be the Multi30k folder itself or hold it as `multi30k/`, or is downloaded
-from the official repository, each file checked by MD5. A user's own pairs are two aligned files (source, target) or one tab-separated file;
-their last lines are held out for validation and test.
+from the official repository, each file checked by MD5. A user's own pairs are two aligned files (source, target) or one tab-separated file; a
+seeded random sample of them is held out for validation and test (many corpora are sorted, by
+length or by source: their last lines would be a test set unlike the rest).
 """
+
+import numpy as np
 
 from nnkit.data.files import locate, read_lines
 from nnkit.errors import UsageError
@@ -58,14 +61,15 @@ def file_pairs(files):
     return pairs
 
 
-def hold_out(pairs, validation_fraction, test_fraction):
-    """{train, valid, test} from one list of pairs: the test split is its last lines, the
-    validation split the lines before them (the fractions are in (0, 0.5): see the config rules)."""
-    test_start = len(pairs) - max(1, int(len(pairs) * test_fraction))
-    valid_start = test_start - max(1, int(len(pairs) * validation_fraction))
-    if valid_start < 1:
+def hold_out(pairs, validation_fraction, test_fraction, seed):
+    """{train, valid, test} from one list of pairs: the validation and test splits are a random
+    sample of them, the same for the same seed; each split keeps the pairs in file order."""
+    tests, validations = max(1, int(len(pairs) * test_fraction)), max(1, int(len(pairs) * validation_fraction))
+    if tests + validations >= len(pairs):
         raise UsageError(f"{len(pairs)} sentence pairs are too few to hold out validation and test pairs")
-    return {"train": pairs[:valid_start], "valid": pairs[valid_start:test_start], "test": pairs[test_start:]}
+    order = np.random.default_rng(seed).permutation(len(pairs))
+    chosen = {"test": order[:tests], "valid": order[tests: tests + validations], "train": order[tests + validations:]}
+    return {split: [pairs[i] for i in sorted(indices)] for split, indices in chosen.items()}
 
 
 def nonempty(pairs, where):

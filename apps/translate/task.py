@@ -19,14 +19,14 @@ from nnkit.task import Splits, Task
 
 
 def read_pairs(config, data_dir, splits):
-    """{split: [(source, target), ...]}: from `data.files` (their last lines held out) or
+    """{split: [(source, target), ...]}: from `data.files` (a seeded random sample held out) or
     from the data directory's multi30k/."""
     from nnkit.apps.translate.data import file_pairs, hold_out, multi30k_pairs, nonempty
 
     data = config["data"]
     if data["files"]:
         parts = hold_out(nonempty(file_pairs(data["files"]), " and ".join(data["files"])),
-                         data["validation_fraction"], data["test_fraction"])
+                         data["validation_fraction"], data["test_fraction"], config["seed"])
         return {split: parts[split] for split in splits}
     return {split: nonempty(multi30k_pairs(data_dir, split, data["source_language"], data["target_language"]),
                             f"the Multi30k {split} split") for split in splits}
@@ -110,6 +110,9 @@ class TranslateTask(Task):
                 "source_words": build_vocabulary(tokens["train"][0], data["min_count"], data["max_vocabulary"]),
                 "target_words": build_vocabulary(tokens["train"][1], data["min_count"], data["max_vocabulary"]),
                 "longest_training_source": max(len(s) for s in tokens["train"][0]), "model": config["model"]}
+        if data["files"]:  # what was held out of the user's pairs, and how: recorded and printed
+            info["held_out"] = {"sampling": "seeded random", "seed": config["seed"],
+                                **{split: len(pairs[split]) for split in ("train", "valid", "test") if split in pairs}}
 
         def arrays(source_tokens, target_tokens):  # teacher forcing: read <bos> y1..yn, predict y1..yn <eos>
             inputs = {"source": encode(source_tokens, info["source_words"]),

@@ -38,6 +38,10 @@ def train_command(task):
             click.echo(f"Worker {plan['worker_index']} of {plan['workers']} finished "
                        f"(weights digest {record['weights_digest']}); the chief saves the model.")
             return
+        held_out = metadata["data"].get("held_out")
+        if held_out:  # splits carved out of the user's data: say how, so a run can be repeated
+            sizes = ", ".join(f"{held_out[split]:,} {split}" for split in ("train", "valid", "test") if split in held_out)
+            click.echo(f"Held out of your data: {sizes} ({held_out['sampling']} split, seed {held_out['seed']})")
         click.echo(task.format_report(metadata["metrics"]["test"]))
         click.echo(f"Saved model to {output}/model.keras ({record['wall_time_s']:.0f} s of training on "
                    f"{record['distribution']['replicas']} replica(s), weights digest {record['weights_digest']})")
