@@ -35,19 +35,25 @@ class PaddedBatches(keras.utils.PyDataset):
 
     def _arrange(self, order):
         """Batches of `order`, the widest first and the narrowest second: Keras infers the
-        batches' shapes from the first two, and must see the time axis vary to leave it open."""
+        batches' shapes from the first two, and must see the time axis vary to leave it open.
+        Where those two are as wide (this epoch's batches all round to one width, a later
+        epoch's may not), the second is padded one step of `multiple` wider; padding is masked."""
         self.batches = [np.sort(order[start:start + self.batch_size]) for start in range(0, len(order), self.batch_size)]
-        widths = [self.lengths[rows].max() for rows in self.batches]
+        widths = [self._width(rows) for rows in self.batches]
         widest, narrowest = int(np.argmax(widths)), int(np.argmin(widths))
         first = [widest] + ([narrowest] if narrowest != widest else [])
         self.batches = [self.batches[i] for i in first] + [b for i, b in enumerate(self.batches) if i not in first]
+        self.widen_second = len(self.batches) > 1 and widths[widest] == widths[narrowest]
+
+    def _width(self, rows):
+        return self.multiple * math.ceil(max(1, self.lengths[rows].max()) / self.multiple)
 
     def __len__(self):
         return len(self.batches)
 
     def __getitem__(self, index):
         rows = self.batches[index]
-        length = self.multiple * math.ceil(max(1, self.lengths[rows].max()) / self.multiple)
+        length = self._width(rows) + (self.multiple if index == 1 and self.widen_second else 0)
         inputs = {name: _cut(array, length, rows) for name, array in self.inputs.items()}
         targets = {name: _cut(array, length, rows) for name, array in self.targets.items()}
         return inputs, targets
