@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from conftest import data_dir, run_in_process
-from tiny_models import photo
+from tiny_models import CAPTIONS, COLOURS, photo
 from nnkit.apps.caption.text import caption_words, corpus_bleu
 from nnkit.apps.caption.data import ImageStore, load_photos, read_captions, read_split
 from nnkit.data.photos import read_photo
@@ -177,3 +177,83 @@ def test_python_api_takes_files_arrays_and_pil_images(trained_captioner, tmp_pat
                                 beam_size=1)
     assert results[0]["input"] == str(tmp_path / "red.png") and results[1]["input"] is None  # JSON-able
     assert len({result["caption"] for result in results}) == 1  # the same photo, however it came
+
+
+def write_photos(folder, count, prefix=""):
+    """`count` red and `count` blue photos in `folder`: {name: its colour}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    colours = {f"{prefix}{colour}{i}.jpg": colour for i in range(count) for colour in COLOURS}
+    for name, colour in colours.items():
+        photo(colour).save(folder / name)
+    return colours
+
+
+@pytest.mark.parametrize("name, text", [
+    ("captions.txt", "image,caption\nred0.jpg,A red square.\nred0.jpg,\"a red, square block\"\nblue0.jpg,blue\n"),
+    ("results.csv", "image_name| comment_number| comment\nred0.jpg| 0| A red square.\n"
+                    "red0.jpg| 1| a red, square block\nblue0.jpg| 0| blue\n"),
+    ("train.tsv", "red0.jpg#0\tA red square.\nred0.jpg#1\ta red, square block\n\nblue0.jpg\tblue\n"),
+    ("captions_train2017.json", json.dumps({
+        "images": [{"id": 7, "file_name": "red0.jpg"}, {"id": 9, "file_name": "blue0.jpg"}],
+        "annotations": [{"image_id": 7, "caption": "A red square."}, {"image_id": 9, "caption": "blue"},
+                        {"image_id": 7, "caption": "a red, square block"}]})),
+])
+def test_captions_files_tsv_csv_and_coco_json(tmp_path, name, text):
+    from nnkit.apps.caption.files import read_captions_file
+
+    (tmp_path / name).write_text(text)
+    assert read_captions_file(tmp_path / name) == {"red0.jpg": ["A red square.", "a red, square block"],
+                                                   "blue0.jpg": ["blue"]}
+
+
+@pytest.mark.parametrize("name, text, problem", [
+    ("captions.txt", "red0.jpg\tA red square.\nblue0.jpg a blue square\n", "line 2: expected 'image<TAB>caption'"),
+    ("captions.csv", "image,caption\nred0.jpg,A red square.\n\nblue0.jpg\n", "line 4: 1 fields where the header"),
+    ("captions.csv", "image,caption\nred0.jpg,\n", "line 2: an empty caption"),
+    ("captions.json", '{"images": [],\n "annotations": [}', "line 2: not valid JSON"),
+    ("captions.json", json.dumps({"images": [{"id": 1, "file_name": "a.jpg"}],
+                                  "annotations": [{"image_id": 2, "caption": "a"}]}), r"annotations\[0\] needs"),
+])
+def test_bad_captions_files_name_the_file_and_line(tmp_path, name, text, problem):
+    from nnkit.apps.caption.files import read_captions_file
+
+    (tmp_path / name).write_text(text)
+    with pytest.raises(UsageError, match=f"{tmp_path / name}.*{problem}"):
+        read_captions_file(tmp_path / name)
+
+
+def test_one_captions_file_holds_out_photos_by_seed_and_counts_missing_ones(tmp_path, capsys):
+    from nnkit.apps.caption.data import caption_splits
+    from nnkit.config import load_config
+    from nnkit.registry import load_task
+
+    colours = {**write_photos(tmp_path / "Images", 10), "absent.jpg": "red"}
+    lines = [f"{name}\t{caption}" for name, colour in colours.items() for caption in CAPTIONS[colour]]
+    (tmp_path / "captions.txt").write_text("\n".join(lines) + "\n")
+    task, config = load_task("caption"), load_config("caption", overrides=["data.image_size=32"])
+    splits = task.load_data(config, tmp_path)  # the photos are found in Images/
+    assert splits.info["held_out"] == {"sampling": "seeded random", "seed": 1337, "train": 17, "valid": 2, "test": 2}
+    assert "1 missing" in capsys.readouterr().err  # absent.jpg, wherever it was held out to
+    # evaluate, given the file itself, finds the same test photos; another seed holds out others.
+    test = task.load_data(config, tmp_path / "captions.txt", splits=("test",)).test
+    assert test.names == splits.test.names
+    assert test.references[0][0] == ["a", colours[test.names[0]], "square"]  # "A red square.", as words
+    read, _ = caption_splits(tmp_path, ("train", "valid", "test"), config["data"], seed=3)
+    assert read["test"][0] != test.names
+    assert not set(read["train"][0]) & {*read["valid"][0], *read["test"][0]}  # a photo is on one side only
+
+
+def test_split_files_are_used_where_present_and_the_images_folder_found(tmp_path):
+    from nnkit.apps.caption.data import caption_splits
+
+    (tmp_path / "annotations").mkdir()
+    for split, count in (("train", 4), ("val", 1)):
+        names = list(write_photos(tmp_path / f"{split}2017", count, prefix=split))
+        document = {"images": [{"id": i, "file_name": name} for i, name in enumerate(names)],
+                    "annotations": [{"image_id": i, "caption": "a square"} for i in range(len(names))]}
+        (tmp_path / "annotations" / f"captions_{split}2017.json").write_text(json.dumps(document))
+    data = {"validation_fraction": 0.1, "test_fraction": 0.25}
+    read, held_out = caption_splits(tmp_path, ("train", "valid", "test"), data, seed=1)
+    assert held_out == {"sampling": "seeded random", "seed": 1, "test": 2, "train": 6}  # no test file: held out
+    assert read["valid"][0] == ["valred0.jpg", "valblue0.jpg"] and read["valid"][2].where == str(tmp_path / "val2017")
+    assert read["train"][2].where == str(tmp_path / "train2017")

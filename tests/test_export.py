@@ -158,7 +158,8 @@ def greedy(encoded, step, start, end, max_length=30, forbidden=(), min_length=0)
 
 def test_exported_translator_encoder_and_step_decode_as_nnkit_does(capsys, tmp_path, trained_translator):
     from nnkit.saving import load_predictor
-    from nnkit.text.sentences import encode, tokenize
+    from nnkit.apps.translate.text import tokenize
+    from nnkit.text.sentences import encode
 
     manifest, done = exported(capsys, "translate", trained_translator, tmp_path / "translate", "onnx")
     assert [artifact["file"] for artifact in manifest["artifacts"]] == ["encoder.onnx", "decoder_step.onnx"]

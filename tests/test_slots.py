@@ -173,3 +173,100 @@ def test_same_seed_same_model(tmp_path, capsys):
     first, second = (json.loads((output / "metadata.json").read_text()) for output in outputs)
     assert first["history"] == second["history"]
     assert first["metrics"] == second["metrics"]
+
+
+CONLL = """-DOCSTART- -X- O O
+
+i\tO
+want\tO
+boston\tB-fromloc.city_name
+atis_flight
+
+to O
+new B-toloc.city_name
+york I-toloc.city_name
+atis_airfare
+"""
+
+
+def write_conll(path, sentences, intents=True):
+    """CoNLL-style sentences, `word tag` lines, an intent line after each when `intents`."""
+    blocks = ["\n".join([*(f"{word} {tag}" for word, tag in zip(words.split(), tags.split())),
+                         *([intent] if intents else [])]) for words, tags, intent in sentences]
+    path.write_text("\n\n".join(blocks) + "\n")
+    return path
+
+
+SENTENCES = [(f"to city{i % 7}", "O B-toloc.city_name", "atis_flight") for i in range(40)]
+
+
+def test_conll_files_read_with_intents_tabs_spaces_and_more_columns(tmp_path):
+    from nnkit.apps.slots.data import read_conll
+
+    (tmp_path / "a.txt").write_text(CONLL)
+    read = read_conll(tmp_path / "a.txt")
+    assert read.words == [["i", "want", "boston"], ["to", "new", "york"]]
+    assert read.tags[1] == ["O", "B-toloc.city_name", "I-toloc.city_name"]
+    assert read.intents == ["atis_flight", "atis_airfare"]
+    # CoNLL-2003's four columns: the word first, the tag last; no intent lines: every intent is "none".
+    (tmp_path / "b.conll").write_text("EU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\nPeter NNP B-NP B-PER\n")
+    assert read_conll(tmp_path / "b.conll").intents == ["none", "none"]
+    assert read_conll(tmp_path / "b.conll").tags == [["B-ORG", "O"], ["B-PER"]]
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("to O\ndenver X-city\n", "line 2: 'X-city' is not a BIO tag"),
+    ("to O\ndenver\nB-city\n", "line 2: expected a word and its tag, found 'denver' alone"),
+    ("to O\natis_flight\n\nfrom O\n", "line 4: this sentence has no intent line but the one at line 1 has one"),
+    ("\n\n", "has no sentences"),
+])
+def test_bad_conll_files_name_the_file_and_line(tmp_path, text, problem):
+    from nnkit.apps.slots.data import read_conll
+
+    (tmp_path / "bad.bio").write_text(text)
+    with pytest.raises(UsageError, match=f"{tmp_path / 'bad.bio'}.*{problem}"):
+        read_conll(tmp_path / "bad.bio")
+
+
+def test_a_conll_folder_is_read_and_its_missing_valid_split_held_out(tmp_path):
+    from nnkit.config import load_config
+    from nnkit.registry import load_task
+
+    (tmp_path / "atis").mkdir()
+    write_conll(tmp_path / "atis" / "train.txt", SENTENCES)
+    write_conll(tmp_path / "atis" / "test.conll", SENTENCES[:3])
+    task = load_task("slots")
+    splits = task.load_data(load_config("slots"), tmp_path)  # the folder holding atis/, as for ATIS
+    assert splits.info["held_out"] == {"sampling": "seeded random", "seed": 1337, "train": 36, "valid": 4}
+    assert len(splits.test) == 3 and splits.info["intents"] == ["atis_flight"]
+
+
+def test_one_conll_file_holds_out_valid_and_test_by_seed(tmp_path):
+    from nnkit.config import load_config
+    from nnkit.registry import load_task
+
+    path = write_conll(tmp_path / "corpus.iob", SENTENCES, intents=False)
+    task = load_task("slots")
+    splits = task.load_data(load_config("slots"), path)
+    assert splits.info["held_out"] == {"sampling": "seeded random", "seed": 1337, "train": 32, "valid": 4, "test": 4}
+    assert splits.info["intents"] == ["none"]
+    # evaluate finds the same test sentences again; another seed holds out others.
+    again = task.load_data(load_config("slots"), path, splits=("test",)).test
+    assert again.words == splits.test.words
+    other = task.load_data(load_config("slots", overrides=["seed=2"]), path, splits=("test",)).test
+    assert other.words != splits.test.words
+    with pytest.raises(UsageError, match="no test split to hold out of 40 sentences"):
+        task.load_data(load_config("slots", overrides=["data.test_fraction=0"]), path)
+
+
+def test_train_and_evaluate_on_one_conll_file(tmp_path, capsys):
+    fares = [("from boston", "O B-fromloc.city_name", "atis_fare")] * 20
+    path = write_conll(tmp_path / "corpus.txt", SENTENCES + fares)
+    output = tmp_path / "model"
+    done = run_in_process(capsys, "slots", "train", "--quiet", "--data", path, "--output", output, "--epochs", "1",
+                          "--encoding", "onehot", "--model", "elman", "--unidirectional", "--layers", "1",
+                          "--set", "model.units=8", "--set", "model.attention_heads=0", check=True)
+    assert "Held out of your data: 49 train, 5 valid, 6 test (seeded random split, seed 1337)" in done.stdout
+    evaluated = run_in_process(capsys, "slots", "evaluate", "--model-path", output, "--data", path, "--json",
+                               check=True)
+    assert json.loads(evaluated.stdout)["sentences"] == 6

@@ -6,9 +6,13 @@ import numpy as np
 import pytest
 
 from conftest import data_dir, run_in_process
-from tiny_models import PAIRS
-from nnkit.apps.translate.data import file_pairs, hold_out
+from tiny_models import PAIRS, TINY_TRANSLATE
+from nnkit.apps.translate.data import file_pairs, hold_out, pair_folder
 from nnkit.errors import UsageError
+
+# French to Japanese: Moses on one side, the Unicode fallback (a token per character) on the other.
+FR_JA = [("Un homme lit.", "男は読む。"), ("Une femme mange.", "女は食べる。"), ("Deux chiens jouent.", "犬が遊ぶ。"),
+         ("Un enfant dort.", "子供は寝る。"), ("Le chat court.", "猫は走る。")]
 
 def tiny_config(**changes):
     return {"architecture": "gru", "attention": "bahdanau", "layers": 1, "units": 16, "embedding_dim": 8,
@@ -52,6 +56,114 @@ def test_decoding_step_by_step_equals_teacher_forcing(cell, attention, layers):
             assert weights[0, 3:].max() == 0.0
         else:
             assert weights is None
+
+
+def write_pair_folder(folder, pairs, source="fr", target="ja", splits=("train",), gzipped=()):
+    """`split.<language>` files of `pairs` (the training split repeated 20 times); the sides
+    named in `gzipped` gzipped."""
+    import gzip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for split in splits:
+        for side, language in enumerate((source, target)):
+            text = "\n".join(pair[side] for pair in pairs * (20 if split == "train" else 1)) + "\n"
+            if language in gzipped:
+                (folder / f"{split}.{language}.gz").write_bytes(gzip.compress(text.encode()))
+            else:
+                (folder / f"{split}.{language}").write_text(text, encoding="utf-8")
+    return folder
+
+
+def translate_config(*overrides):
+    from nnkit.config import load_config
+
+    return load_config("translate", overrides=list(overrides))
+
+
+@pytest.mark.parametrize("sentence, tokens", [
+    ("我爱北京。", ["我", "爱", "北", "京", "。"]),  # Chinese: Moses would leave it one token
+    ("東京でPythonを学ぶ!", ["東", "京", "で", "Python", "を", "学", "ぶ", "!"]),
+    ("ผมกินข้าว", ["ผ", "ม", "กิ", "น", "ข้", "า", "ว"]),  # Thai: a vowel mark stays with its letter
+    ("나는 학교에 갑니다.", ["나는", "학교에", "갑니다", "."]),  # Korean has spaces: words
+    ('Elle a dit "oui" (3,5%), l\'homme-orchestre ¿no?', ["Elle", "a", "dit", '"', "oui", '"', "(", "3,5", "%",
+                                                         ")", ",", "l'homme-orchestre", "¿", "no", "?"]),
+    ("مرحبا، كيف حالك؟", ["مرحبا", "،", "كيف", "حالك", "؟"]),
+])
+def test_the_unicode_fallback_splits_by_category_and_joins_back(sentence, tokens):
+    from nnkit.apps.translate.text import detokenize, tokenize
+
+    assert tokenize(sentence, "xx", "unicode") == tokens
+    assert detokenize(tokens, "xx", "unicode") == sentence
+
+
+def test_moses_for_the_languages_sacremoses_has_tables_for_the_fallback_elsewhere():
+    from sacremoses.corpus import NonbreakingPrefixes
+
+    from nnkit.apps.translate.text import moses_languages, tokenizer_for
+
+    assert {"de", "en", "fr", "ru", "hi", "ta"} <= moses_languages() <= set(NonbreakingPrefixes().available_langs)
+    assert [tokenizer_for(code) for code in ("fr", "pt_BR", "zh", "zh-Hant", "ja", "th", "ko", "tr")] == \
+        ["moses"] * 2 + ["unicode"] * 6
+    assert tokenizer_for("fr", "unicode") == "unicode" and tokenizer_for("tr", "moses") == "moses"
+
+
+def test_a_language_pair_folder_plain_or_gzipped_holds_out_what_it_lacks(tmp_path):
+    from nnkit.registry import load_task
+
+    task, config = load_task("translate"), translate_config("data.source_language=fr", "data.target_language=ja")
+    write_pair_folder(tmp_path / "data" / "ja-fr", FR_JA, splits=("train", "dev"), gzipped=("ja",))
+    for data in (tmp_path / "data", tmp_path / "data" / "ja-fr"):  # holding it (either order) or the folder itself
+        splits = task.load_data(config, data)
+        assert splits.info["held_out"] == {"sampling": "seeded random", "seed": 1337, "train": 95, "test": 5}
+        assert len(splits.validation[0]["source"]) == 5  # dev.*: none held out for validation
+        assert (splits.info["source_tokenizer"], splits.info["target_tokenizer"]) == ("moses", "unicode")
+        assert {"chiens", "犬", "遊"} <= set(splits.info["source_words"] + splits.info["target_words"])
+    # evaluate reads the same test pairs back: the seeded sample of train.*
+    assert task.load_data(config, tmp_path / "data", splits=("test",)).test.sources == splits.test.sources
+    write_pair_folder(tmp_path / "data" / "ja-fr", FR_JA[:2], splits=("test",))
+    assert task.load_data(config, tmp_path / "data", splits=("test",)).test.sources == [FR_JA[0][0], FR_JA[1][0]]
+    assert "held_out" not in task.load_data(config, tmp_path / "data").info  # it has every split
+
+
+def test_a_language_pair_folder_refuses_a_lone_side_and_unknown_pairs_name_the_key(tmp_path, capsys):
+    from nnkit.registry import load_task
+
+    task = load_task("translate")
+    folder = write_pair_folder(tmp_path / "fr-ja", FR_JA)
+    (folder / "valid.fr").write_text("Un homme lit.\n")
+    with pytest.raises(UsageError, match=r"valid.fr has no ja side: expected valid.ja or valid.ja.gz or dev.ja"):
+        task.load_data(translate_config("data.source_language=fr", "data.target_language=ja"), tmp_path)
+    done = run_in_process(capsys, "translate", "train", "--data", tmp_path, "--source", "fr", "--target", "de")
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "config key 'data.source_language' is 'fr', which Multi30k lacks" in done.stderr
+    done = run_in_process(capsys, "translate", "train", "--data", tmp_path, "--source", "fr.x", "--target", "ja")
+    assert done.returncode == 2 and "'data.source_language' must be a language code" in done.stderr
+
+
+def test_multi30k_holds_train_files_too_but_is_read_as_multi30k(tmp_path):
+    import gzip
+
+    for name in ("train.de.gz", "train.en.gz", "val.de.gz"):
+        (tmp_path / name).write_bytes(gzip.compress(b"x\n"))
+    assert pair_folder(tmp_path, "de", "en") is None
+    (tmp_path / "val.de.gz").unlink()
+    assert pair_folder(tmp_path, "de", "en") == tmp_path
+
+
+def test_train_predict_and_evaluate_on_a_french_japanese_folder(tmp_path, capsys):
+    """The one training run on a pair folder: the Unicode fallback's tokens are saved and used."""
+    from nnkit.saving import load_predictor
+
+    data = write_pair_folder(tmp_path / "fr-ja", FR_JA, splits=("train", "valid", "test"))
+    output = tmp_path / "model"
+    run_in_process(capsys, "translate", "train", "--quiet", "--data", data, "--source", "fr", "--target", "ja",
+                   "--output", output, *TINY_TRANSLATE, check=True)
+    assert json.loads((output / "metadata.json").read_text())["data"]["target_tokenizer"] == "unicode"
+    results = load_predictor(output).translate([source for source, _ in FR_JA], beam_size=2)
+    assert sum(r["translations"][0]["text"] == target for r, (_, target) in zip(results, FR_JA)) >= 4
+    done = run_in_process(capsys, "translate", "evaluate", "--model-path", output, "--data", data, "--json")
+    scored = json.loads(done.stdout)
+    assert scored["sentences"] == 5 and "tok:none" in scored["bleu_signature"]  # BLEU on characters
 
 
 def test_parallel_files_report_mismatched_counts_and_bad_lines(tmp_path):

@@ -1,8 +1,8 @@
-"""Flickr8k: 8,091 photos with five captions each, and the standard 6,000 / 1,000 / 1,000 split
-(Hodosh et al. 2013).
+"""Captioned photos: Flickr8k, or a user's captions file beside a folder of images (files.py).
 
-Read from the data directory, which may be the Flickr8k folder itself (or your own data in the
-same layout) or hold it as `flickr8k/`:
+Flickr8k: 8,091 photos with five captions each, and the standard 6,000 / 1,000 / 1,000 split
+(Hodosh et al. 2013). Read from the data directory, which may be the Flickr8k folder itself (or
+your own data in the same layout) or hold it as `flickr8k/`:
 
     Flickr8k_text.zip          Flickr8k.token.txt ("<image>#<n><TAB><caption>") and the split
                                files Flickr_8k.{train,dev,test}Images.txt; or those files loose
@@ -11,6 +11,10 @@ same layout) or hold it as `flickr8k/`:
 
 The captions zip is downloaded (MD5-checked) when missing. The photos are not: the original
 1 GB archive has no published checksum; the error says where to put them.
+
+A folder in neither place with Flickr8k's files but with a captions file of files.py (or
+`--data FILE`, one such file) is read as that; a split it has no file for is a seeded random
+sample of the training photos, by photo (a photo's captions all go to one side).
 """
 
 import io
@@ -19,9 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from nnkit.data.files import locate
+from nnkit.apps.caption.files import LAYOUT as FILES_LAYOUT, captions_files, image_folder, read_captions_file
+from nnkit.data.files import data_dir as data_directory, locate
+from nnkit.data.splits import held_out_record, random_split
 from nnkit.data.photos import read_photo
-from nnkit.errors import NnkitError
+from nnkit.errors import NnkitError, UsageError
 
 TEXT_ZIP = "Flickr8k_text.zip"
 TEXT_URL = "https://github.com/kareems78/flickr_8k_data/raw/81628ffaa0e00c06ee4eb4c328ccdba680f8e605/Flickr8k_text.zip"
@@ -31,8 +37,9 @@ SPLIT_FILES = {"train": "Flickr_8k.trainImages.txt", "valid": "Flickr_8k.devImag
                "test": "Flickr_8k.testImages.txt"}
 IMAGE_ZIPS = ("flickr8k_images_128.zip", "Flickr8k_Dataset.zip")
 IMAGE_FOLDERS = ("Flicker8k_Dataset", "Flickr8k_Dataset", "images")
+FRACTION_KEYS = {"valid": "validation_fraction", "test": "test_fraction"}  # the shares held out
 LAYOUT = (f"Flickr8k captions ({TEXT_ZIP}, or {CAPTIONS_FILE} and the split files loose) beside its photos "
-          f"({' or '.join(IMAGE_ZIPS)}, or a folder {'/, '.join(IMAGE_FOLDERS)}/)")
+          f"({' or '.join(IMAGE_ZIPS)}, or a folder {'/, '.join(IMAGE_FOLDERS)}/), or {FILES_LAYOUT}")
 
 
 def flickr8k_folder(data_dir):
@@ -79,9 +86,12 @@ def read_split(directory, split):
 class ImageStore:
     """The photos, from a zip (read in place, members matched by file name) or a folder."""
 
-    def __init__(self, directory):
-        directory = flickr8k_folder(directory)
+    def __init__(self, directory=None, folder=None):
         self.archive, self.folder = None, None
+        if folder is not None:  # a user's folder of images, named by their paths in it
+            self.folder, self.where = folder, str(folder)
+            return
+        directory = flickr8k_folder(directory)
         for name in IMAGE_ZIPS:
             if (directory / name).is_file():
                 try:
@@ -128,3 +138,61 @@ def load_photos(store, names, size):
         kept.append(name)
     array = np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8)
     return array, kept, skipped
+
+
+def users_captions(directory):
+    """(folder, {split: path}) of a user's captions files in the data directory or its
+    flickr8k/; (None, {}) where there are none, or where Flickr8k's own files come first."""
+    for place in (directory, directory / "flickr8k"):
+        if (place / TEXT_ZIP).exists() or (place / CAPTIONS_FILE).exists():
+            return None, {}
+        found = captions_files(place)
+        if found:
+            return place, found
+    return None, {}
+
+
+def caption_splits(data_dir, splits, data, seed):
+    """({split: (photo names, {name: [caption, ...]}, ImageStore)} for `splits`, what was held
+    out or None): Flickr8k, else a user's captions files (files.py), a split they lack held out
+    of the training photos (data.validation_fraction and data.test_fraction of them)."""
+    directory = data_directory(data_dir)
+    place, found = (directory.parent, {"all": directory}) if directory.is_file() else users_captions(directory)
+    if not found:
+        directory = flickr8k_folder(data_dir)
+        captions, store = read_captions(directory), ImageStore(directory)
+        return {split: (read_split(directory, split), captions, store) for split in splits}, None
+    missing = [split for split in splits if split not in found]
+    sources = {split: found[split] for split in splits if split in found}
+    if missing:
+        pool = found.get("train", found.get("all"))
+        if pool is None:
+            purpose = "" if "train" in splits else f" to hold the {' and '.join(missing)} photos out of"
+            raise UsageError(f"no train captions file beside '{next(iter(found.values()))}'{purpose}")
+        sources = {**sources, **{split: pool for split in ("train", *missing)}}
+    read = {}
+    for path in dict.fromkeys(sources.values()):
+        captions = read_captions_file(path)
+        names = list(captions)
+        read[path] = (names, captions, ImageStore(folder=image_folder(place, names, path)))
+    result = {split: read[path] for split, path in sources.items()}
+    held_out = None
+    if missing:
+        parts = hold_out(result["train"][0], {split: data[key] for split, key in FRACTION_KEYS.items()
+                                               if split not in found}, seed)
+        result = {split: (parts[split], *entry[1:]) if split in parts else entry for split, entry in result.items()}
+        held_out = held_out_record(seed, **{split: len(names) for split, names in parts.items()})
+    return {split: result[split] for split in splits}, held_out
+
+
+def hold_out(names, fractions, seed):
+    """{"train": names, split: names for each split of `fractions`}: a seeded random share of the
+    photos for each split, the same for the same seed; each keeps the file's order."""
+    parts = random_split(len(names), fractions, seed)
+    for split in fractions:
+        if not len(parts[split]):
+            raise UsageError(f"no {split} photos to hold out of {len(names)} (data.{FRACTION_KEYS[split]} "
+                             f"{fractions[split]}): add a {split} captions file or raise it")
+    if not len(parts["train"]):
+        raise UsageError(f"{len(names)} captioned photos are too few to hold out {' and '.join(fractions)} photos")
+    return {split: [names[i] for i in indices] for split, indices in parts.items()}

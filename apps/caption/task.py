@@ -23,18 +23,18 @@ from nnkit.task import Splits, Task
 
 
 def read_photos_and_captions(config, data_dir, splits):
-    """{split: (photos (n, size, size, 3) uint8, photo names, captions as word lists per photo)}.
-    A photo with no captions, missing from the store or unreadable is skipped, with a note."""
+    """({split: (photos (n, size, size, 3) uint8, photo names, captions as word lists per photo)},
+    what was held out of the user's data or None). A photo with no captions, missing from the
+    store or unreadable is skipped, with a note."""
     from nnkit.apps.caption.text import caption_words
-    from nnkit.apps.caption.data import ImageStore, flickr8k_folder, load_photos, read_captions, read_split
+    from nnkit.apps.caption.data import caption_splits, load_photos
 
     data = config["data"]
-    directory = flickr8k_folder(data_dir)
-    captions, store = read_captions(directory), ImageStore(directory)
+    named, held_out = caption_splits(data_dir, splits, data, config["seed"])
     limits = {"train": data["train_limit"], "valid": data["test_limit"], "test": data["test_limit"]}
     read = {}
-    for split in splits:
-        names = read_split(directory, split)[: limits[split] or None]
+    for split, (names, captions, store) in named.items():
+        names = names[: limits[split] or None]
         uncaptioned = [name for name in names if name not in captions]
         photos, kept, skipped = load_photos(store, [name for name in names if name in captions], data["image_size"])
         problems = {"without captions": uncaptioned, **skipped}
@@ -44,7 +44,7 @@ def read_photos_and_captions(config, data_dir, splits):
         if not kept:
             raise NnkitError(f"no usable photos in the {split} split (of {len(names)} listed)")
         read[split] = (photos, kept, [[caption_words(caption) for caption in captions[name]] for name in kept])
-    return read
+    return read, held_out
 
 
 class CaptionTest:
@@ -57,7 +57,9 @@ class CaptionTest:
 class CaptionTask(Task):
     name = "caption"
     architectures = CELLS
-    data_help = "The Flickr8k folder, or a data directory holding flickr8k/ (default $NNKIT_DATA_DIR)."
+    data_help = ("The Flickr8k folder, or a data directory holding flickr8k/ (default $NNKIT_DATA_DIR), or a folder "
+                 "of images with a captions file (image<TAB>caption lines, CSV or COCO JSON), or that file.")
+    data_metavar = "DIR|FILE"
     data_layout = LAYOUT
     train_flags = {
         "encoder": (("model", "encoder"), {
@@ -111,7 +113,7 @@ class CaptionTask(Task):
         from nnkit.text.sentences import build_vocabulary, encode
 
         wanted = (*splits, "valid") if "train" in splits else splits
-        read = read_photos_and_captions(config, data_dir, wanted)
+        read, held_out = read_photos_and_captions(config, data_dir, wanted)
         test = CaptionTest(*read["test"], config["decoding"]) if "test" in read else None
         if "train" not in splits:
             return Splits(train=None, validation=None, test=test)
@@ -120,7 +122,7 @@ class CaptionTask(Task):
         words = build_vocabulary([caption for per_photo in read["train"][2] for caption in per_photo],
                                  data["min_count"], data["max_vocabulary"], SPECIALS)
         info = {"words": words, "image_size": data["image_size"], "model": config["model"],
-                "train_photos": len(read["train"][1])}
+                "train_photos": len(read["train"][1]), **({"held_out": held_out} if held_out else {})}
 
         def arrays(captions_per_photo):  # teacher forcing: read <start> w1..wn, predict w1..wn <end>
             pairs = [(row, caption) for row, captions in enumerate(captions_per_photo) for caption in captions

@@ -1,15 +1,21 @@
-"""Slot-filling corpora in the ATIS layout: `<split>/seq.in` (words), `<split>/seq.out` (one BIO
-tag per word) and `<split>/label` (the intent), aligned line by line.
+"""Slot-filling corpora: the ATIS layout, or CoNLL-style BIO files.
 
-ATIS comes from the data directory (`--data DIR` may be the ATIS folder itself or hold it as
-`atis/`), or is downloaded from the snapshot the shared copy was taken from (MiuLab/SlotGated-SLU,
-Goo et al. 2018), each file checked by MD5. Any other folder in the same layout works too;
-`valid/` may also be called `dev/`, and may be missing (then it is held out of train).
+The ATIS layout: `<split>/seq.in` (words), `<split>/seq.out` (one BIO tag per word) and
+`<split>/label` (the intent), aligned line by line. ATIS comes from the data directory (`--data
+DIR` may be the ATIS folder itself or hold it as `atis/`), or is downloaded from the snapshot the
+shared copy was taken from (MiuLab/SlotGated-SLU, Goo et al. 2018), each file checked by MD5. Any
+other folder in the same layout works too; `valid/` may also be called `dev/`, and may be missing
+(then it is held out of train).
+
+CoNLL-style files (`train.txt`, `dev.conll`, `test.bio` ...; see `read_conll` for the format) in
+the same two places, or `--data FILE`, one such file: a missing valid or test split is held out
+of train (task.py).
 """
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from nnkit.data import files
 from nnkit.data.files import locate, read_lines
 from nnkit.errors import UsageError
 
@@ -21,8 +27,12 @@ ATIS_MD5 = {
     "test": ("4a4ff4150cacc62fce6e235bb1c53cb5", "9f3cbd1f303411c6a11f04bf182ef6d2", "9cddcfbd8ff7026952d953dbe08e9e62"),
 }
 FILES = ("seq.in", "seq.out", "label")
-SPLIT_ALIASES = {"valid": ("valid", "dev")}
-LAYOUT = f"ATIS-layout split folders train/, valid/ (or dev/, optional) and test/, each with {', '.join(FILES)}"
+CONLL_SUFFIXES = tuple(f"{suffix}{gz}" for suffix in (".txt", ".conll", ".bio", ".iob", ".tsv") for gz in ("", ".gz"))
+SPLIT_NAMES = {"train": ("train",), "valid": ("valid", "dev"), "test": ("test",)}
+NO_INTENT = "none"  # the one intent of sentences in files that give none
+LAYOUT = (f"ATIS-layout split folders train/, valid/ (or dev/, optional) and test/, each with {', '.join(FILES)}; "
+          "or CoNLL-style BIO files train, valid|dev and test (.txt, .conll, .bio, .iob or .tsv; only train "
+          "needed), or one such file")
 
 
 @dataclass
@@ -76,9 +86,77 @@ def read_split(folder):
     return Utterances(words, tags, [intent.strip() for intent in intents])
 
 
+def read_conll(path):
+    """Utterances of a CoNLL-style BIO file: one word and its tag per line (tab- or
+    space-separated; with more columns, as CoNLL-2003's four, the first is the word and the last
+    the tag), a blank line after each sentence, `-DOCSTART-` lines ignored. A sentence's intent,
+    if any, is a line of one field after its last word: the layout of the ATIS and SNIPS
+    conversions of Stack-Propagation SLU (Qin et al. 2019) and the joint models after it. A file
+    gives every sentence an intent or none; without intents each sentence's intent is "none"."""
+    words, tags, intents, first = [], [], [], None
+    block = []  # (line number, fields) of the sentence being read
+    for number, line in enumerate([*read_lines(path), ""], start=1):  # the "" ends the last sentence
+        fields = line.split()
+        if fields and not fields[0].startswith("-DOCSTART-"):
+            block.append((number, fields))
+            continue
+        if not block:
+            continue
+        intent = block.pop()[1][0] if len(block) > 1 and len(block[-1][1]) == 1 else None
+        for word_number, word_fields in block:
+            if len(word_fields) < 2:
+                raise UsageError(f"{path} line {word_number}: expected a word and its tag, found "
+                                 f"{word_fields[0]!r} alone (an intent goes after the sentence's last word)")
+            _check_bio(word_fields[-1:], path, word_number)
+        first = first or (block[0][0], intent is not None)
+        if first[1] != (intent is not None):
+            raise UsageError(f"{path} line {block[0][0]}: this sentence has {'an' if intent else 'no'} intent line "
+                             f"but the one at line {first[0]} has {'none' if intent else 'one'}; give every "
+                             "sentence an intent or none")
+        words.append([fields[0].lower() for _, fields in block])
+        tags.append([fields[-1] for _, fields in block])
+        intents.append(intent or NO_INTENT)
+        block = []
+    if not words:
+        raise UsageError(f"'{path}' has no sentences (one 'word<TAB>tag' line per word, a blank line after each)")
+    return Utterances(words, tags, intents)
+
+
+def conll_files(data_dir):
+    """{split: path} of the CoNLL-style files in the data directory or its atis/ ({"train":
+    path} where `data_dir` is one file); None where neither place has any."""
+    directory = files.data_dir(data_dir)
+    if directory.is_file():
+        return {"train": directory}
+    for place in (directory, directory / "atis"):
+        candidates = {split: [place / f"{name}{suffix}" for name in names for suffix in CONLL_SUFFIXES]
+                      for split, names in SPLIT_NAMES.items()}
+        found = {split: next((path for path in paths if path.is_file()), None) for split, paths in candidates.items()}
+        if any(found.values()):
+            return {split: path for split, path in found.items() if path}
+    return None
+
+
+def read_corpus(data_dir, splits):
+    """{split: Utterances} of `splits` from the data: CoNLL-style files where there are any,
+    else the ATIS layout. A split the data lacks (valid; test too, of CoNLL files) is left out,
+    and train is then read as well, to hold it out of."""
+    conll = conll_files(data_dir)
+    if conll is None:
+        folder = atis_folder(data_dir, splits)
+        folders = {split: split_folder(folder, split) for split in splits}
+        return {split: read_split(folder) for split, folder in folders.items() if folder}
+    missing = [split for split in splits if split not in conll]
+    if missing and "train" not in conll:
+        purpose = "" if "train" in splits else f" to hold the {' and '.join(missing)} split out of"
+        raise UsageError(f"no train file ({', '.join('train' + suffix for suffix in CONLL_SUFFIXES[::2])}) beside "
+                         f"'{next(iter(conll.values()))}'{purpose}")
+    return {split: read_conll(conll[split]) for split in conll if split in splits or missing and split == "train"}
+
+
 def split_folder(root, split):
     """`root/<split>`, accepting the other name a split goes by (dev for valid)."""
-    for name in SPLIT_ALIASES.get(split, (split,)):
+    for name in SPLIT_NAMES[split]:
         if (Path(root) / name).is_dir():
             return Path(root) / name
     return None
@@ -88,7 +166,7 @@ def atis_folder(data_dir, splits):
     """The folder in the ATIS layout that has `splits` (valid, which may be missing, aside): the
     data directory itself or its atis/, where ATIS is downloaded when missing and online."""
     needed = [split for split in splits if split != "valid"]
-    required = [tuple(f"{name}/{file}" for name in SPLIT_ALIASES.get(split, (split,))) for split in needed
+    required = [tuple(f"{name}/{file}" for name in SPLIT_NAMES[split]) for split in needed
                 for file in FILES]
     sources = {f"{split}/{file}": (f"{ATIS_ORIGIN}{split}/{file}", md5)  # ATIS has a valid split: fetch it too
                for split in sorted({*needed, "valid"}) for file, md5 in zip(FILES, ATIS_MD5[split])}

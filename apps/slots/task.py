@@ -6,7 +6,8 @@
 
 Every word gets a BIO slot tag (B-fromloc.city_name, I-..., O) and the sentence an intent
 (atis_flight). The model needs context: "leave boston" and "arrive boston" tag "boston"
-differently. Data: `<split>/{seq.in,seq.out,label}` for train, valid (or dev) and test.
+differently. Data: `<split>/{seq.in,seq.out,label}` for train, valid (or dev) and test, or
+CoNLL-style BIO files (see nnkit.apps.slots.data).
 """
 
 import click
@@ -14,6 +15,7 @@ import numpy as np
 
 from nnkit.apps.slots.data import LAYOUT
 from nnkit.config_rules import at_least, one_of
+from nnkit.data.splits import held_out_record, random_split
 from nnkit.errors import UsageError
 from nnkit.models import CELL_TYPES
 from nnkit.task import Splits, Task
@@ -23,21 +25,12 @@ ENCODINGS = ("onehot", "embedding", "wordhash", "embedding+wordhash")
 INTENT_DECISIONS = ("pool", "vote")  # nnkit.apps.slots.model.intent_head
 
 
-def split_folders(data_dir, splits):
-    """{split: folder, None for a missing valid/}: from a folder in the ATIS layout, the data
-    directory itself or its atis/ (downloaded when missing and online)."""
-    from nnkit.apps.slots.data import atis_folder, split_folder
-
-    folder = atis_folder(data_dir, splits)
-    return {split: split_folder(folder, split) for split in splits}
-
-
 def hold_out(utterances, fraction, seed):
-    """Split a seeded random `fraction` off `utterances`, for data without a validation split."""
-    order = np.random.default_rng(seed).permutation(len(utterances))
-    count = int(round(len(utterances) * fraction))
-    held_out = utterances.subset(sorted(order[:count])) if count else None
-    return utterances.subset(sorted(order[count:])), held_out
+    """Split a seeded random `fraction` off `utterances`, for data without a validation or test
+    split (files are often sorted: their last sentences would be unlike the rest)."""
+    parts = random_split(len(utterances), {"held": fraction}, seed)
+    held_out = utterances.subset(parts["held"]) if len(parts["held"]) else None
+    return utterances.subset(parts["train"]), held_out
 
 
 def encode_inputs(sentences, info):
@@ -75,8 +68,9 @@ class SlotsTask(Task):
     name = "slots"
     architectures = CELL_TYPES
     monitor, monitor_mode = "val_slot_f1", "max"
-    data_help = ("Data directory holding atis/ (default $NNKIT_DATA_DIR), or a folder with "
-                 "train/ valid/ test/ in the ATIS layout.")
+    data_help = ("Data directory holding atis/ (default $NNKIT_DATA_DIR), a folder with train/ valid/ test/ "
+                 "in the ATIS layout or with CoNLL-style BIO files train.txt, dev.txt, test.txt, or one such file.")
+    data_metavar = "DIR|FILE"
     data_layout = LAYOUT
     config_rules = {
         "data.source": one_of(["atis"]),  # --data DIR names a folder in the same layout instead
@@ -100,21 +94,27 @@ class SlotsTask(Task):
     }
 
     def load_data(self, config, data_dir=None, splits=("train", "test")):
-        from nnkit.apps.slots.data import read_split
+        from nnkit.apps.slots.data import read_corpus
 
-        data, model = config["data"], config["model"]
+        data, model, seed = config["data"], config["model"], config["seed"]
         wanted = (*splits, "valid") if "train" in splits else splits
-        read = {split: read_split(folder) for split, folder in split_folders(data_dir, wanted).items() if folder}
+        read, held_out = read_corpus(data_dir, wanted), {}
+        if "test" in wanted and "test" not in read:  # of the whole train file, so that evaluate finds it again
+            read["train"], read["test"] = hold_out(read["train"], data["test_fraction"], seed)
+            if read["test"] is None:
+                raise UsageError(f"no test split to hold out of {len(read['train'])} sentences "
+                                 f"(data.test_fraction {data['test_fraction']}): add a test file or raise it")
+            held_out["test"] = len(read["test"])
         limits = {"train": data["train_limit"], "test": data["test_limit"]}
         read = {split: utterances.head(limits.get(split)) for split, utterances in read.items()}
-        if "train" not in read:
+        if "train" not in splits:
             return Splits(train=None, validation=None, test=read["test"])
         train, validation = read["train"], read.get("valid")
-        held_out = None
         if validation is None:
-            train, validation = hold_out(train, data["validation_fraction"], config["seed"])
-            held_out = {"sampling": "seeded random", "seed": config["seed"], "train": len(train.words),
-                        "valid": len(validation.words) if validation else 0}
+            train, validation = hold_out(train, data["validation_fraction"], seed)
+            held_out["valid"] = len(validation.words) if validation else 0
+        if held_out:
+            held_out = held_out_record(seed, train=len(train.words), **held_out)
         info = {
             "encoding": model["encoding"],
             "words": Vocabulary.build(train.words, model["min_count"]).symbols,

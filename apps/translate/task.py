@@ -1,35 +1,61 @@
 """Machine translation with an attention encoder-decoder and beam search (Multi30k).
 
     nnkit translate train --source de --target en --cell gru --attention bahdanau
+    nnkit translate train --data corpora/fr-ja --source fr --target ja   # train.fr, train.ja (+ valid, test)
     nnkit translate evaluate --beam-size 5          # corpus BLEU (sacrebleu) on the test split
     nnkit translate predict "Ein Mann fährt Fahrrad." --beam-size 5 --n-best 3 --attention-plot a.png
 
-The encoder reads the source sentence's Moses tokens, the decoder writes the target's, attending
-over the encoder outputs; training is teacher-forced, translating is a beam search.
+The encoder reads the source sentence's tokens (Moses's, or the Unicode fallback's for languages
+sacremoses lacks: nnkit.text.sentences), the decoder writes the target's, attending over the
+encoder outputs; training is teacher-forced, translating is a beam search.
 """
+
+import re
 
 import click
 import numpy as np
 
 from nnkit.apps.translate.data import LAYOUT
+from nnkit.apps.translate.text import TOKENIZERS
 from nnkit.config_rules import Rule, above, at_least, one_of, within
 from nnkit.errors import UsageError
 from nnkit.models import ATTENTIONS, SEQ2SEQ_CELLS as CELLS
 from nnkit.task import Splits, Task
 
+# An ISO 639 code, then optionally a script or region (zh-Hant, pt_BR): it names files (train.<code>).
+LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*")
+
 
 def read_pairs(config, data_dir, splits):
-    """{split: [(source, target), ...]}: from `data.files` (a seeded random sample held out) or
+    """({split: [(source, target), ...]}, what was held out or None): from `data.files`, from a
+    language pair's folder of train.xx/train.yy files (a split it lacks is held out of train), or
     from the data directory's multi30k/."""
-    from nnkit.apps.translate.data import file_pairs, hold_out, multi30k_pairs, nonempty
+    from functools import partial
+
+    from nnkit.apps.translate.data import (LANGUAGES, file_pairs, folder_pairs, multi30k_pairs, nonempty,
+                                           pair_folder, split_pairs)
+    from nnkit.data.files import data_dir as directory
 
     data = config["data"]
-    if data["files"]:
-        parts = hold_out(nonempty(file_pairs(data["files"]), " and ".join(data["files"])),
-                         data["validation_fraction"], data["test_fraction"], config["seed"])
-        return {split: parts[split] for split in splits}
-    return {split: nonempty(multi30k_pairs(data_dir, split, data["source_language"], data["target_language"]),
-                            f"the Multi30k {split} split") for split in splits}
+    source, target = data["source_language"], data["target_language"]
+    if data["files"]:  # all in one: validation and test are held out of it
+        read = {"train": nonempty(file_pairs(data["files"]), " and ".join(data["files"]))}.get
+    elif folder := pair_folder(data_dir, source, target):
+        read = partial(folder_pairs, folder, source, target)
+    else:
+        for key, language in (("source_language", source), ("target_language", target)):
+            if language not in LANGUAGES:
+                raise UsageError(f"config key 'data.{key}' is {language!r}, which Multi30k lacks (it has "
+                                 f"{' and '.join(LANGUAGES)}), and no train.{source} and train.{target} files are "
+                                 f"in '{directory(data_dir)}' or its {source}-{target}/; pass --data with their folder")
+        return {split: nonempty(multi30k_pairs(data_dir, split, source, target), f"the Multi30k {split} split")
+                for split in splits}, None
+    return split_pairs(read, splits, data["validation_fraction"], data["test_fraction"], config["seed"])
+
+
+def tokenizers(info):
+    """The (source, target) tokenizers a model was trained with (Moses for models older than the choice)."""
+    return info.get("source_tokenizer", "moses"), info.get("target_tokenizer", "moses")
 
 
 class TranslationTest:
@@ -44,15 +70,18 @@ class TranslationTest:
 class TranslateTask(Task):
     name = "translate"
     architectures = CELLS
-    data_help = "The Multi30k folder, or a data directory holding multi30k/ (default $NNKIT_DATA_DIR)."
+    data_help = ("A language pair's folder (train.xx and train.yy; valid or dev, test beside them; plain or .gz), or "
+                 "a folder holding it as xx-yy/; else the Multi30k folder, or a folder holding multi30k/ "
+                 "(default $NNKIT_DATA_DIR).")
     data_layout = LAYOUT
     train_flags = {
-        "source": (("data", "source_language"), {"help": "Source language (Multi30k: de or en)."}),
-        "target": (("data", "target_language"), {"help": "Target language (Multi30k: en or de)."}),
+        "source": (("data", "source_language"), {
+            "help": "Source language code, the suffix of its files (train.xx); Multi30k: de or en."}),
+        "target": (("data", "target_language"), {"help": "Target language code (Multi30k: en or de)."}),
         "pairs": (("data", "files"), {
             "multiple": True, "type": click.Path(dir_okay=False), "metavar": "FILE",
             "help": "Train on your own pairs instead: one tab-separated file, or --pairs SOURCE "
-                    "--pairs TARGET for two aligned files; their last lines are held out."}),
+                    "--pairs TARGET for two aligned files; a seeded random sample is held out."}),
         "cell": (("model", "architecture"), {"type": click.Choice(CELLS), "help": "Recurrent cell (as --model)."}),
         "attention": (("model", "attention"), {"type": click.Choice(ATTENTIONS), "help": "Attention score."}),
         "bidirectional_encoder": (("model", "bidirectional_encoder"), {
@@ -64,6 +93,7 @@ class TranslateTask(Task):
     }
     config_rules = {
         "data.files": Rule(kind=str),
+        "data.tokenizer": one_of(("auto", *TOKENIZERS)),
         "data.validation_fraction": within(0, 0.5, low_open=True, high_open=True),  # of your own pairs
         "data.test_fraction": within(0, 0.5, low_open=True, high_open=True),
         "model.architecture": one_of(CELLS),
@@ -74,23 +104,22 @@ class TranslateTask(Task):
     }
 
     def check_config(self, config):
-        from nnkit.apps.translate.data import LANGUAGES
-
         data = config["data"]
         source, target = data["source_language"], data["target_language"]
         for key, language in (("source_language", source), ("target_language", target)):
-            if not data["files"] and language not in LANGUAGES:  # your own pairs may be in any language
-                raise UsageError(f"config key 'data.{key}' must be one of {', '.join(LANGUAGES)} for Multi30k, "
-                                 f"got {language!r}")
+            if not LANGUAGE_CODE.fullmatch(language):  # it names files: train.<code>
+                raise UsageError(f"config key 'data.{key}' must be a language code such as de, en, fr, pt_BR or "
+                                 f"zh-Hant, got {language!r}")
         if source == target:
             raise UsageError(f"config keys 'data.source_language' and 'data.target_language' are both {source!r}")
 
     def load_data(self, config, data_dir=None, splits=("train", "test")):
-        from nnkit.text.sentences import build_vocabulary, encode, tokenize
+        from nnkit.apps.translate.text import tokenize, tokenizer_for
+        from nnkit.text.sentences import build_vocabulary, encode
 
         data = config["data"]
         wanted = (*splits, "valid") if "train" in splits else splits
-        pairs = read_pairs(config, data_dir, wanted)
+        pairs, held_out = read_pairs(config, data_dir, wanted)
         limits = {"train": data["train_limit"], "valid": data["test_limit"], "test": data["test_limit"]}
         pairs = {split: split_pairs[: limits[split]] if limits[split] else split_pairs
                  for split, split_pairs in pairs.items()}
@@ -99,20 +128,22 @@ class TranslateTask(Task):
             return Splits(train=None, validation=None, test=test)
 
         source, target = data["source_language"], data["target_language"]
-        tokens = {split: ([tokenize(s, source) for s, _ in split_pairs], [tokenize(t, target) for _, t in split_pairs])
+        chosen = [tokenizer_for(language, data["tokenizer"]) for language in (source, target)]
+        tokens = {split: ([tokenize(s, source, chosen[0]) for s, _ in split_pairs],
+                          [tokenize(t, target, chosen[1]) for _, t in split_pairs])
                   for split, split_pairs in pairs.items() if split != "test"}
         longest = data["max_length"]
         keep = [i for i, (s, t) in enumerate(zip(*tokens["train"])) if len(s) <= longest and len(t) <= longest]
         if not keep:
             raise UsageError(f"no training pair has at most data.max_length = {longest} tokens on each side")
         tokens["train"] = tuple([side[i] for i in keep] for side in tokens["train"])
-        info = {"source_language": source, "target_language": target,
+        info = {"source_language": source, "target_language": target,  # predict tokenizes as training did
+                "source_tokenizer": chosen[0], "target_tokenizer": chosen[1],
                 "source_words": build_vocabulary(tokens["train"][0], data["min_count"], data["max_vocabulary"]),
                 "target_words": build_vocabulary(tokens["train"][1], data["min_count"], data["max_vocabulary"]),
                 "longest_training_source": max(len(s) for s in tokens["train"][0]), "model": config["model"]}
-        if data["files"]:  # what was held out of the user's pairs, and how: recorded and printed
-            info["held_out"] = {"sampling": "seeded random", "seed": config["seed"],
-                                **{split: len(pairs[split]) for split in ("train", "valid", "test") if split in pairs}}
+        if held_out:  # what was held out of the user's pairs, and how: recorded and printed
+            info["held_out"] = held_out
 
         def arrays(source_tokens, target_tokens):  # teacher forcing: read <bos> y1..yn, predict y1..yn <eos>
             inputs = {"source": encode(source_tokens, info["source_words"]),
@@ -147,10 +178,21 @@ class TranslateTask(Task):
     def evaluate(self, model, test, info):
         import sacrebleu
 
+        from nnkit.apps.translate.text import tokenize
+
         translator = Translator(self, model, info, test.decoding)
         hypotheses = [result["translations"][0]["text"] for result in translator.translate(test.sources)]
-        metric = sacrebleu.BLEU()
-        bleu = metric.corpus_score(hypotheses, [test.references])
+        scored, references = hypotheses, test.references
+        unicode_target = tokenizers(info)[1] == "unicode"
+        if unicode_target:
+            # sacrebleu's own tokenizer leaves a sentence without spaces whole: score the fallback's
+            # tokens (characters of such scripts), on hypotheses and references alike.
+            def spaced(texts):
+                return [" ".join(tokenize(text, info["target_language"], "unicode")) for text in texts]
+
+            scored, references = spaced(hypotheses), spaced(references)
+        metric = sacrebleu.BLEU(tokenize="none" if unicode_target else None)
+        bleu = metric.corpus_score(scored, [references])
         return {"bleu": round(bleu.score, 2), "beam_size": test.decoding["beam_size"], "sentences": len(hypotheses),
                 "bleu_signature": str(metric.get_signature()), "examples": [
                     {"source": s, "reference": r, "translation": h}
@@ -184,11 +226,16 @@ class TranslateTask(Task):
             "(n, length, features), its mask (n, length; false on padding) and the decoder's first states.")
         step = decoder_step_artifact(decoder, decoder.encode(sources), len(info["target_words"]),
                                      info["target_words"].index(BOS))
+        source_tokenizer, target_tokenizer = tokenizers(info)
+        described = {"moses": "Moses {} (sacremoses, language '{}', escape=False)",
+                     "unicode": "the Unicode fallback's {} (nnkit.text.sentences, language '{}': a character each in "
+                                "scripts without spaces, else words and punctuation)"}
         processing = {
-            "source": f"Moses tokens of the sentence (sacremoses, language '{info['source_language']}', "
-                      "escape=False) -> ids of metadata.json data.source_words (id = position, 1: unknown)",
-            "target": f"ids of metadata.json data.target_words -> tokens -> Moses detokenizer "
-                      f"('{info['target_language']}'); nnkit replaces <unk> by the source token it attends to most",
+            "source": described[source_tokenizer].format("tokens of the sentence", info["source_language"])
+                      + " -> ids of metadata.json data.source_words (id = position, 1: unknown)",
+            "target": "ids of metadata.json data.target_words -> tokens -> "
+                      + described[target_tokenizer].format("detokenizer", info["target_language"])
+                      + "; nnkit replaces <unk> by the source token it attends to most",
             "bos": info["target_words"].index(BOS), "eos": info["target_words"].index(EOS),
             "decoding": metadata["config"]["decoding"],
             "beam_search": "hypotheses ranked by log-probability / ((5 + length) / 6) ** length_penalty (GNMT), at "
@@ -229,13 +276,15 @@ class Translator:
         log-probability, length-normalised score, attention rows), best first."""
         from nnkit.models.decoding import beam_search
         from nnkit.models.prediction import pad_length
-        from nnkit.text.sentences import BOS, EOS, decode, detokenize, encode, tokenize
+        from nnkit.apps.translate.text import detokenize, tokenize
+        from nnkit.text.sentences import BOS, EOS, decode, encode
 
         beam_size = beam_size or self.decoding["beam_size"]
         if n_best > beam_size:
             raise UsageError(f"--n-best {n_best} needs at least as many beams (--beam-size {beam_size})")
         source, target = self.info["source_language"], self.info["target_language"]
-        tokens = [tokenize(sentence, source) for sentence in sentences]
+        source_tokenizer, target_tokenizer = tokenizers(self.info)
+        tokens = [tokenize(sentence, source, source_tokenizer) for sentence in sentences]
         for sentence, sentence_tokens in zip(sentences, tokens):
             if not sentence_tokens:
                 raise UsageError(f"nothing to translate in {sentence!r}")
@@ -254,7 +303,7 @@ class Translator:
                 for hypothesis in hypotheses:
                     attention = [row[: len(tokens[i])] for row in hypothesis.attention]
                     words = decode(hypothesis.words, target_words, tokens[i], attention or None)
-                    translations.append({"text": detokenize(words, target), "tokens": words,
+                    translations.append({"text": detokenize(words, target, target_tokenizer), "tokens": words,
                                          "log_probability": hypothesis.log_probability, "score": hypothesis.score,
                                          "attention": [[float(w) for w in row] for row in attention]})
                 results[i] = {"source": sentences[i], "source_tokens": tokens[i], "translations": translations,

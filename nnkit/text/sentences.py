@@ -1,12 +1,8 @@
-"""Sentences in, ids out, and back: the text handling a translation model carries.
+"""Sentences as id sequences and back: the vocabulary code that translation and captioning share.
 
-Words are split with the Moses tokenizer of each language (sacremoses: punctuation, clitics,
-numbers), keeping case, and joined again with its detokenizer, so that BLEU is computed on
-ordinary text against the raw references. Ids 0-3 are `<pad>`, `<unk>`, `<bos>`, `<eos>`
-(captioning calls the last two `<start>` and `<end>`, and shares the vocabulary code).
+Ids 0-3 are `<pad>`, `<unk>`, `<bos>`, `<eos>` (captioning calls the last two `<start>` and
+`<end>`). How sentences become tokens is each task's own (translation: apps/translate/text.py).
 """
-
-from functools import lru_cache
 
 import numpy as np
 
@@ -14,24 +10,6 @@ from nnkit.text.words import PAD, UNK, Vocabulary
 
 BOS, EOS = "<bos>", "<eos>"
 SPECIALS = (PAD, UNK, BOS, EOS)
-
-
-@lru_cache(maxsize=None)
-def _moses(language):
-    from sacremoses import MosesDetokenizer, MosesTokenizer
-
-    return MosesTokenizer(lang=language), MosesDetokenizer(lang=language)
-
-
-def tokenize(sentence, language):
-    """Moses tokens of `sentence`, unescaped (a literal `&`, not `&amp;`)."""
-    return _moses(language)[0].tokenize(sentence.strip(), escape=False)
-
-
-def detokenize(tokens, language):
-    return _moses(language)[1].detokenize(tokens)
-
-
 def build_vocabulary(sentences, min_count, max_size, specials=SPECIALS):
     """The specials, then the tokens seen at least `min_count` times, most frequent first."""
     words = [word for word in Vocabulary.build(sentences, min_count).symbols[2:] if word not in specials]
