@@ -179,7 +179,11 @@ class Task:
         generic route, POST /v1/<name>/predict with a JSON body {"inputs": [...], "options":
         {...}} answered by `Predictor.predict`."""
         module = self.own_module("serving")
-        return module.routes(self, serving) if module else serving.generic_routes(self)
+        return module.routes(self, serving) if module else self.default_routes(serving)
+
+    def default_routes(self, serving):
+        """The routes of a task without a serving.py: the generic one (a family may have its own)."""
+        return serving.generic_routes(self)
 
     @property
     def web_panel(self):

@@ -1,5 +1,5 @@
 """The caption endpoint of `nnkit serve`: POST /v1/caption/predict, multipart photos in `images`
-and optional `beam_size` and `n_best` form fields. Imported only by `CaptionTask.routes`, so the
+and optional `beam_size` and `n_best` form fields. Imported only by `Task.routes`, so the
 CLI never loads FastAPI for it."""
 
 import numpy as np

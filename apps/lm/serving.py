@@ -1,6 +1,6 @@
 """The lm endpoints of `nnkit serve`: POST /v1/lm/predict, JSON {"texts": [...], "count"} (the
 likeliest next words), and POST /v1/lm/generate, JSON {"prompt", "length", "temperature",
-"top_k", "seed"}. Imported only by `LanguageModelTask.routes`, so the CLI never loads FastAPI."""
+"top_k", "seed"}. Imported only by `Task.routes`, so the CLI never loads FastAPI."""
 
 from fastapi import APIRouter, Depends
 from pydantic import Field

@@ -1,5 +1,5 @@
 """The slots endpoint of `nnkit serve`: POST /v1/slots/predict, JSON {"texts": [...]}.
-Imported only by `SlotsTask.routes`, so the CLI never loads FastAPI for it."""
+Imported only by `Task.routes`, so the CLI never loads FastAPI for it."""
 
 from fastapi import APIRouter, Depends, HTTPException
 

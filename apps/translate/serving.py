@@ -1,5 +1,5 @@
 """The translate endpoint of `nnkit serve`: POST /v1/translate/predict, JSON {"texts": [...],
-"beam_size", "n_best"}. Imported only by `TranslateTask.routes`, so the CLI never loads FastAPI."""
+"beam_size", "n_best"}. Imported only by `Task.routes`, so the CLI never loads FastAPI."""
 
 from fastapi import APIRouter, Depends
 from pydantic import Field

@@ -101,7 +101,7 @@ class ImageClassificationTask(Task):
     def commands(self):
         return [predict_command(self)]
 
-    def routes(self, serving):
+    def default_routes(self, serving):
         from nnkit.families.image_classification_serving import image_classification_routes
 
         return image_classification_routes(self, serving)
