@@ -29,9 +29,83 @@ def test_generator_is_deterministic_per_seed_and_balanced(tmp_path):
 def test_generated_cells_vary_in_polarity_and_are_not_blank():
     cells = [draw_cell(kind, image_rng(0, kind, i), 28) for kind in ("x", "o") for i in range(60)]
     assert all(cell.shape == (28, 28) and cell.dtype == np.uint8 for cell in cells)
-    assert all(cell.max() - cell.min() > 40 for cell in cells)  # ink is visible on every X and O
+    assert all(cell.max() - cell.min() > 25 for cell in cells)  # ink is visible on every X and O, if faintly
     borders = [np.median(np.concatenate([c[0], c[-1], c[:, 0], c[:, -1]])) for c in cells]
     assert min(borders) < 100 < max(borders)  # both dark-on-light and light-on-dark
+
+
+def test_generated_cells_cover_what_board_photos_show():
+    """On a tiny scale: the variety real board photos need is there, and a seed fixes it."""
+    notes = {kind: [] for kind in CLASSES}
+    cells = {kind: [draw_cell(kind, image_rng(7, kind, i), 28, notes[kind].append({}) or notes[kind][-1])
+                    for i in range(40)] for kind in CLASSES}
+    again = draw_cell("o", image_rng(7, "o", 3), 28)
+    assert np.array_equal(again, cells["o"][3]) and not np.array_equal(again, draw_cell("o", image_rng(8, "o", 3)))
+    every = [note for kind in CLASSES for note in notes[kind]]
+
+    def share(test, among=every):
+        return np.mean([bool(test(note)) for note in among])
+
+    assert 0.3 < share(lambda n: n["grid_lines"]) < 1 and share(lambda n: n["grid_lines"] >= 2) > 0.1
+    assert 0.05 < share(lambda n: n["binarized"]) < 0.5 and 0.2 < share(lambda n: n["ruling"]) < 0.9
+    assert share(lambda n: n["jpeg"]) > 0.1 and share(lambda n: n["ghost"]) > 0.1
+    assert {note["look"] for note in every} == {"paper", "whiteboard", "dark board"}
+    sizes = [note["symbol_half_size"] for kind in ("x", "o") for note in notes[kind]]
+    assert min(sizes) < 0.2 and max(sizes) > 0.4  # small symbols and ones that fill the cell
+    sides = [note["source_side"] for note in every]
+    assert min(sides) < 36 and max(sides) > 50  # drawn at a photo's resolution, then resized
+    # "none" is mostly the hard negatives: empty paper with grid lines, ruling, ghosts or intrusions.
+    empty = [note for note in notes["none"] if note["strokes"] == 0]
+    assert len(empty) > 20 and share(lambda n: n["grid_lines"] or n["ruling"] or n["intrusions"], empty) > 0.7
+
+
+def test_generated_split_is_balanced():
+    from nnkit.apps.xo.task import generated_split
+
+    images, labels = generated_split(["x", "o", "none"], 4, 20, seed=1)
+    assert images.shape == (12, 20, 20) and np.bincount(labels).tolist() == [4, 4, 4]
+
+
+def normalized(images, **options):
+    from nnkit.layers import ContrastNormalization
+
+    layer = ContrastNormalization(**options)
+    return keras.ops.convert_to_numpy(layer(np.asarray(images, np.float32)[..., None]))[..., 0]
+
+
+def framed_cell(paper=200.0, ink=40.0, frame=3):
+    """A cell whose whole border is thick grid-line ink, with a small X inside."""
+    cell = np.full((28, 28), paper, np.float32)
+    cell[:frame], cell[-frame:], cell[:, :frame], cell[:, -frame:] = ink, ink, ink, ink
+    for offset in range(10, 18):
+        cell[offset, offset] = cell[offset, 27 - offset] = ink
+    return cell
+
+
+@pytest.mark.parametrize("paper, ink", [(200.0, 40.0), (30.0, 230.0), (160.0, 110.0)])
+def test_a_border_of_grid_line_is_not_taken_for_paper(paper, ink):
+    out = normalized(framed_cell(paper, ink)[None])[0]
+    assert abs(out[6, 6]) < 1e-5 and abs(out[20, 14]) < 1e-5  # paper: 0 whatever its level
+    assert out[0, 0] == pytest.approx(1.0) and out[13, 13] == pytest.approx(1.0)  # ink: +1, either polarity
+    np.testing.assert_allclose(normalized((255.0 - framed_cell(paper, ink))[None])[0], out, atol=1e-5)
+
+
+def test_the_border_statistic_stays_for_models_saved_before_it_changed():
+    from nnkit.layers import ContrastNormalization
+
+    saved = {"name": "contrast", "trainable": True, "dtype": "float32", "minimum_contrast": 16.0}  # no "background"
+    old = ContrastNormalization.from_config(saved)
+    assert old.background == "border" and ContrastNormalization().background == "median"
+    assert ContrastNormalization.from_config(ContrastNormalization().get_config()).background == "median"
+    cell = framed_cell()
+    out = keras.ops.convert_to_numpy(old(cell[None, :, :, None]))[0, :, :, 0]
+    # What the layer always computed: border mean as paper, polarity by the sign of the mean, RMS contrast.
+    centred = cell - np.concatenate([cell[0], cell[-1], cell[:, 0], cell[:, -1]]).mean()
+    expected = centred * (-1 if centred.mean() < 0 else 1) / max(np.sqrt(np.mean(centred**2)), 16.0)
+    np.testing.assert_allclose(out, expected, atol=1e-4)
+    assert out[6, 6] > 1 and abs(out[13, 13]) < 1e-5  # the frame fools it: paper comes out as ink, the X as paper
+    with pytest.raises(ValueError, match="background must be one of"):
+        ContrastNormalization(background="corners")
 
 
 def write_rows(path, rows):
@@ -94,7 +168,7 @@ def test_convolve_bad_inputs_from_the_cli(tmp_path, capsys):
 def test_train_on_generated_cells_then_predict_and_explain(trained_xo, tmp_path, capsys):
     metadata = json.loads((trained_xo / "metadata.json").read_text())
     assert metadata["data"]["class_names"] == ["x", "o", "none"] and metadata["data"]["source"] == "generated"
-    assert metadata["metrics"]["test"]["accuracy"] > 0.5  # 3 epochs on 600 cells: well above a third
+    assert metadata["metrics"]["test"]["accuracy"] > 0.5  # 6 epochs of a tiny model on 600 cells: well above a third
     generate(tmp_path / "cells", 3, size=64, seed=99)
     done = run_in_process(capsys, "xo", "predict", *sorted((tmp_path / "cells").glob("*/*.png")),
                           "--model-path", trained_xo, "--json")

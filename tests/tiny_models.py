@@ -9,8 +9,8 @@ import numpy as np
 from PIL import Image
 
 # Tiny and quick; no batch norm, augmentation or cosine decay in so few steps.
-TINY_XO = ["--epochs", "3", "--batch-size", "32", "--set", "data.generated_train_per_class=200",
-           "--set", "data.generated_test_per_class=40", "--set", "model.width=8", "--set", "model.dense_units=16",
+TINY_XO = ["--epochs", "6", "--batch-size", "32", "--set", "data.generated_train_per_class=200",
+           "--set", "data.generated_test_per_class=40", "--set", "model.width=16", "--set", "model.dense_units=16",
            "--set", "model.batch_norm=false", "--set", "training.schedule=constant",
            "--set", "augmentation.rotation_degrees=0", "--set", "augmentation.shift=0", "--set", "augmentation.zoom=0"]
 

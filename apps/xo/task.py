@@ -6,6 +6,7 @@ plus two teaching tools: what the first convolutions see, and convolution by han
     nnkit xo predict photo_of_cell.jpg
     nnkit xo explain cell.png --out explain.png
     nnkit xo convolve --image img.txt --kernel edge.txt --pool 2
+    nnkit xo board photo_of_a_game.jpg --move      # find the 3x3 grid, read the nine cells, play
 """
 
 from pathlib import Path
@@ -13,10 +14,11 @@ from pathlib import Path
 import click
 import numpy as np
 
+from nnkit.apps.xo.cells import resize_cell
 from nnkit.cli.options import model_path_option
 from nnkit.config_rules import Rule, at_least, within
 from nnkit.errors import UsageError
-from nnkit.families.image_classification import ImageClassificationTask
+from nnkit.families.image_classification import ImageClassificationTask, ImagePredictor
 from nnkit.task import Splits
 
 
@@ -28,15 +30,6 @@ def parse_classes(text):
     if len(classes) < 2 or len(set(classes)) != len(classes):
         raise UsageError(f"config key 'data.classes' needs two or more distinct class names, got {text!r}")
     return classes
-
-
-def resize_cell(gray, size):
-    """A cell photo or scan of any size -> size x size uint8: the model learned to cope with
-    polarity, lighting, position and grid lines from the generated cells."""
-    from PIL import Image
-
-    resized = Image.fromarray(np.asarray(gray, dtype=np.float32)).resize((size, size), Image.LANCZOS)
-    return np.clip(np.round(np.asarray(resized)), 0, 255).astype(np.uint8)
 
 
 def generated_split(classes, per_class, size, seed):
@@ -111,13 +104,37 @@ class XoTask(ImageClassificationTask):
         return super().evaluation_data(config, info, data_dir)
 
     image_preparation = ("Luminance 0..255 of the cell, resized to the model's side with Lanczos filtering "
-                         "(nnkit.apps.xo.task.resize_cell), any polarity")
+                         "(nnkit.apps.xo.cells.resize_cell), any polarity")
 
     def normalize(self, gray, info):
         return resize_cell(gray, info["input_shape"][0])
 
+    def make_predictor(self, model, metadata):
+        return XoPredictor(self, model, metadata)
+
     def commands(self):
-        return [*super().commands(), generate_command, explain_command, convolve_command]
+        return [*super().commands(), generate_command, explain_command, convolve_command, board_command]
+
+
+class XoPredictor(ImagePredictor):
+    """The cell classifier, and whole boards read from photos with it (nnkit.apps.xo.board)."""
+
+    def read_board(self, photos, move=False):
+        """One dict per photo (a path, a PIL image or an array; one alone needs no list): the
+        board, each cell's label ('x', 'o' or '' for empty) and probability, the grid's corners
+        and crossings in the photo, whose turn it is, the winner, and with `move` the best move.
+        A photo without a grid raises NnkitError."""
+        from PIL import Image
+
+        from nnkit.apps.xo.board import read_board
+        from nnkit.raw_inputs import input_list
+
+        photos = input_list(photos, single=(str, Path, Image.Image, np.ndarray))
+        return [read_board(self, photo, photo_name(photo, index), bool(move)) for index, photo in enumerate(photos)]
+
+
+def photo_name(photo, index):
+    return str(photo) if isinstance(photo, (str, Path)) else f"photos[{index}]"
 
 
 @click.command("generate")
@@ -184,6 +201,40 @@ def convolve_command(image_file, kernel_files, stride, padding, pool, as_json):
         if pool:
             click.echo(f"max-pooled {pool}x{pool}:")
             click.echo(format_map(pooled[index]))
+
+
+@click.command("board")
+@click.argument("photos", nargs=-1, required=True, type=click.Path(dir_okay=False), metavar="PHOTO...")
+@model_path_option("xo")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: each cell's label and probability, the grid's "
+                                                       "corners, turn, winner (and move).")
+@click.option("--move", is_flag=True, help="Also give the best next move (exact game search).")
+@click.option("--debug-image", type=click.Path(dir_okay=False),
+              help="Draw the grid found and the labels on the photo, into this PNG (with several photos: "
+                   "OUT_<photo name>.png).")
+def board_command(photos, model_path, as_json, move, debug_image):
+    """Read a tic-tac-toe board from a photo: find the 3x3 grid (at an angle, in perspective, on
+    squared paper or a whiteboard), classify its nine cells, say whose turn it is and who won."""
+    import json
+
+    from nnkit.apps.xo.board import write_debug_image
+    from nnkit.apps.xo.game import board_text
+    from nnkit.cli.predict import load_predictor_of
+
+    predictor = load_predictor_of(TASK, model_path)
+    results = []
+    for photo in photos:
+        result = predictor.read_board([photo], move=move)[0]
+        if debug_image:
+            out = Path(debug_image)
+            if len(photos) > 1:
+                out = out.with_name(f"{out.stem}_{Path(photo).stem}{out.suffix or '.png'}")
+            write_debug_image(photo, photo, result, out)
+        results.append(result)
+        if not as_json:
+            click.echo(board_text(result))
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
 
 
 TASK = XoTask()

@@ -15,11 +15,11 @@ from nnkit.layers import ContrastNormalization
 
 
 def preprocessing(inputs, normalization, augmentation, seed):
-    """Scale pixels ("rescale": to 0..1; "contrast": per-image background to 0 and ink
-    positive, see ContrastNormalization) and, in training only, apply small random
-    rotations, shifts and zooms."""
+    """Scale pixels ("rescale": to 0..1; "contrast": per-image paper to 0 and ink to +1, the
+    paper's level being the image's median, see ContrastNormalization) and, in training only,
+    apply small random rotations, shifts and zooms."""
     if normalization == "contrast":
-        x = ContrastNormalization(name="contrast")(inputs)
+        x = ContrastNormalization(background="median", name="contrast")(inputs)
     else:
         x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
     # What fills the corners a rotation or shift uncovers: black ("constant") suits MNIST's black
