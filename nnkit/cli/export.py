@@ -1,6 +1,6 @@
 """`nnkit <task> export`: a saved model written for other runtimes, and checked there.
 
-The work is in nnkit/tensorflow_export.py (what is exported is the task's `export_plan`); here
+The work is in nnkit/export/formats.py (what is exported is the task's `export_plan`); here
 are the command line, the refusals that need no TensorFlow, and the report.
 """
 

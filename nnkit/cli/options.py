@@ -74,7 +74,7 @@ def config_from_options(task, model, epochs, batch_size, seed, config_file, over
 
 
 def distribution_options(command):
-    """Which devices train: see nnkit/distribution.py for what each strategy means."""
+    """Which devices train: see nnkit/distribution/__init__.py for what each strategy means."""
     for option in reversed([
         click.option("--strategy", type=click.Choice(["auto", "default", "mirrored", "multiworker"]), default="auto",
                      show_default=True, help="auto: several workers or GPUs if there are, else one device."),

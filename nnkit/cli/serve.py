@@ -1,5 +1,5 @@
 """The `nnkit serve` command. FastAPI, uvicorn and Keras are imported when it runs, so that
-`nnkit --help` stays light; the app itself is in serving.py."""
+`nnkit --help` stays light; the app itself is in nnkit/serving/app.py."""
 
 import click
 

@@ -64,7 +64,7 @@ def decoder_step_artifact(decoder, encoded, vocabulary_size, first_word):
                           f"decoder states -> next-word logits (n, 1, vocabulary), the next states{attention}.")
 
 
-BEAM_SEARCH_NOTE = ("Beam search is a Python loop (nnkit/decoding.py) that no single exported graph carries: "
+BEAM_SEARCH_NOTE = ("Beam search is a Python loop (nnkit/models/decoding.py) that no single exported graph carries: "
                     "the encoder and the one-step decoder are exported separately. To decode, run the encoder "
                     "once, then feed the decoder step its own next_state_* outputs back as state_* with the "
                     "chosen word, until the end id; greedy decoding takes the arg-max of the logits.")
