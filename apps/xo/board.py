@@ -17,9 +17,15 @@ would be slower and more fragile. Steps:
    four crossings form a convex, near-square quadrilateral (in perspective), whose lines are
    inked between the crossings and beyond them, and whose weakest line is the darkest: faint
    ruling, X and O strokes, the notebook's edge or a pen seldom satisfy all of it.
+   The few best such grids (within RIVAL of the best score) are all read, and the one whose
+   cells the classifier is surest of wins: X strokes lined up across a board can out-score a
+   faint grid, but the "cells" between them are grid pieces and half symbols.
 4. The outer corners are the crossings extrapolated by one cell (a board has no outer lines),
    `cv2.getPerspectiveTransform` maps them to a 3x3-cell square, `cv2.warpPerspective` rectifies
-   the board, and each cell is cut with a margin, so that it carries little grid line.
+   the board, and each cell is cut with a margin, so that it carries little grid line; an outer
+   cell reaches OPEN_SIDE further out, where its symbol often overhangs the extrapolated border.
+5. A mark much fainter than the board's own lines (GHOST) is an erased game or the page behind
+   shining through: its cell is read as empty.
 
 Orientation: the grid is turned by the smallest rotation that makes its lines upright, and
 cells are numbered row by row from the top left, as a reader of the turned photo sees them.
@@ -31,10 +37,19 @@ from nnkit.errors import NnkitError
 
 CELL_PIXELS = 64  # the side of a rectified cell: well above the classifier's input size
 CELL_MARGIN = 0.05  # fraction of a cell cut away on each side: a little of the grid line (the classifier copes with some)
+# An outer cell is cut this fraction of a cell wider on its open side: the board's crossings
+# extrapolated by one cell often fall short of where the symbols of the outer cells end (the
+# outer cells of a hand-drawn board are larger, the grid's lines shorter, than the centre cell).
+OPEN_SIDE = 0.3
 FINDING_SIDE = 1000  # photos are searched for the grid at most this large (a phone's 12 MP are not needed)
 MAX_SIDE_RATIO = 1.8  # longest / shortest side of the centre cell as photographed
 REACH = 0.6  # how far beyond its crossings, in cells, a grid line is looked for
 MIN_INK = 20.0  # the weakest grid line's mean ink strength (0..255)
+# A cell whose strongest ink is under this fraction of the grid lines' is empty (`faint_cells`);
+# chosen on the development half of benchmarks/data/xo_boards.tsv (see benchmarks/xo.py).
+GHOST = 0.4
+RIVAL = 0.8  # grids scoring this fraction of the best one's are read too ...
+RIVALS = 4  # ... up to this many
 FAINT = 0.6  # a line's ends are often drawn lighter: there, this fraction of the stroke threshold is ink
 NO_BOARD = "no tic-tac-toe grid found (two crossing pairs of long lines)"
 
@@ -203,23 +218,34 @@ def line_score(profiles, line, positions):
     return profiles.interval(line, low - 0.5 * cell, high + 0.5 * cell)[2]
 
 
-def find_grid(colour):
-    """The four inner crossings of the grid in `colour` (an RGB uint8 photo), ordered top-left,
-    top-right, bottom-right, bottom-left after the smallest rotation that makes the grid upright.
-    Raises NnkitError when there is no grid."""
-    best = (0.0, None)
+def find_grids(colour):
+    """The likeliest grids in `colour` (an RGB uint8 photo), best first: for each, its four inner
+    crossings ordered top-left, top-right, bottom-right, bottom-left after the smallest rotation
+    that makes the grid upright. Every grid scoring at least RIVAL of the best is kept (at most
+    RIVALS, no two alike): long strokes of symbols lined up across a board can out-score its
+    faint or bent grid by a little, and the classifier, which sees the cells, decides between
+    them (`read_board`). Raises NnkitError when there is no grid."""
+    found = []
     # Light ink (chalk, a white pen) is looked for only where most of the photo is dark: the
     # bright paper between a notebook's ruling lines would pass for light strokes.
     for light_ink in (False, True) if np.median(colour.max(axis=2)) < 128 else (False,):
-        found = grid_candidate(colour, light_ink)
-        if found[0] > best[0]:
-            best = found
-    if best[1] is None:
+        found += grid_candidates(colour, light_ink)
+    if not found:
         raise NnkitError(NO_BOARD)
-    return upright_order(best[1])
+    found.sort(key=lambda candidate: -candidate[0])
+    kept = []
+    for score, corners in found:
+        if score < RIVAL * found[0][0] or len(kept) == RIVALS:
+            break
+        corners = upright_order(corners)
+        cell = np.linalg.norm(corners[1] - corners[0])
+        if all(np.abs(corners - other).max() > 0.2 * cell for other in kept):
+            kept.append(corners)
+    return kept
 
 
-def grid_candidate(colour, light_ink):
+def grid_candidates(colour, light_ink):
+    """Every pair of line pairs that passes for a grid: [(score, crossings)]."""
     import itertools
 
     height, width = colour.shape[:2]
@@ -228,16 +254,16 @@ def grid_candidate(colour, light_ink):
     mask, threshold = ink_mask(strength)
     lines = merge_segments(long_segments(mask, diagonal), strength, diagonal)
     profiles = Profiles(lines, strength, threshold, diagonal)
-    best = (0.0, None)
+    found = []
     parallel = [(i, j) for i, j in itertools.combinations(range(len(lines)), 2)
                 if abs(lines[i][1] @ lines[j][1]) > np.cos(np.radians(25))]
     for pair_a, pair_b in itertools.combinations(parallel, 2):
         if set(pair_a) & set(pair_b) or abs(lines[pair_a[0]][1] @ lines[pair_b[0]][1]) > np.cos(np.radians(45)):
             continue
         score, corners = score_grid(lines, profiles, pair_a, pair_b, 0.04 * diagonal)
-        if score > best[0]:
-            best = (score, corners)
-    return best
+        if score > 0:
+            found.append((score, corners))
+    return found
 
 
 def upright_order(corners):
@@ -258,17 +284,23 @@ def upright_order(corners):
 
 
 def rectify(gray, crossings):
-    """The board in `gray` (luminance) as a (3 * CELL_PIXELS)^2 square, and the photo positions
-    of its outer corners (the crossings extrapolated by one cell)."""
+    """The board in `gray` (luminance) rectified, 3 * CELL_PIXELS square plus OPEN_SIDE of a cell
+    on every side, and the photo positions of its outer corners (the crossings extrapolated by
+    one cell)."""
     import cv2
 
     corners = outer_corners(crossings)
-    cell = CELL_PIXELS
-    square = np.float32([[0, 0], [3 * cell, 0], [3 * cell, 3 * cell], [0, 3 * cell]])
+    cell, pad = CELL_PIXELS, open_side_pixels()
+    square = np.float32([[0, 0], [3 * cell, 0], [3 * cell, 3 * cell], [0, 3 * cell]]) + pad
     homography = cv2.getPerspectiveTransform(corners, square)
-    board = cv2.warpPerspective(np.asarray(gray, np.float32), homography, (3 * cell, 3 * cell),
+    side = 3 * cell + 2 * pad
+    board = cv2.warpPerspective(np.asarray(gray, np.float32), homography, (side, side),
                                 flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
     return board, corners
+
+
+def open_side_pixels():
+    return int(round(OPEN_SIDE * CELL_PIXELS))
 
 
 def outer_corners(crossings):
@@ -291,10 +323,15 @@ def outer_corners(crossings):
 
 
 def cut_cells(board):
-    """The nine cells of a rectified board, row by row, each without its outer margin."""
-    cell, margin = CELL_PIXELS, int(round(CELL_MARGIN * CELL_PIXELS))
-    return [board[row * cell + margin:(row + 1) * cell - margin, col * cell + margin:(col + 1) * cell - margin]
-            for row in range(3) for col in range(3)]
+    """The nine cells of a rectified board, row by row, each without its margin, the outer ones
+    reaching OPEN_SIDE further on their open sides."""
+    cell, margin, pad = CELL_PIXELS, int(round(CELL_MARGIN * CELL_PIXELS)), open_side_pixels()
+
+    def span(index):  # pixels of row or column `index` (0, 1, 2)
+        start, stop = pad + index * cell + margin, pad + (index + 1) * cell - margin
+        return slice(start - pad if index == 0 else start, stop + pad if index == 2 else stop)
+
+    return [board[span(row), span(column)] for row in range(3) for column in range(3)]
 
 
 def photo_arrays(item, name):
@@ -319,13 +356,14 @@ def photo_arrays(item, name):
 
 
 def locate(colour):
-    """The grid's four inner crossings in `colour`, found on a copy no larger than FINDING_SIDE."""
+    """The likeliest grids' inner crossings in `colour` (`find_grids`), found on a copy no larger
+    than FINDING_SIDE."""
     import cv2
 
     scale = min(1.0, FINDING_SIDE / max(colour.shape[:2]))
     if scale < 1.0:
         colour = cv2.resize(colour, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    return find_grid(colour) / scale
+    return [crossings / scale for crossings in find_grids(colour)]
 
 
 def read_board(predictor, item, name, move=False):
@@ -337,18 +375,53 @@ def read_board(predictor, item, name, move=False):
     if min(gray.shape) < 32:
         raise NnkitError(f"{name}: {NO_BOARD}: the image is only {gray.shape[1]}x{gray.shape[0]} pixels")
     try:
-        crossings = locate(colour)
-        board, corners = rectify(gray, crossings)
+        grids = [(crossings, *rectify(gray, crossings)) for crossings in locate(colour)]
     except NnkitError as error:
         raise NnkitError(f"{name}: {error}")
-    batch = np.stack([predictor.prepare(cell, f"{name} cell {index + 1}") for index, cell in enumerate(cut_cells(board))])
-    cells = [{"label": mark(result["label"]), "probability": round(result["probability"], 4)}
-             for result in predictor.classify(batch, [None] * 9)]
+    readings = [(crossings, board, corners, classify_cells(predictor, board, name)) for crossings, board, corners in grids]
+    # The grid whose cells the classifier is surest of: a "grid" of lined-up symbol strokes cuts
+    # cells of grid pieces and half symbols, which it is not sure of.
+    crossings, board, corners, results = max(readings, key=lambda reading: confidence(reading[3]))
+    cells = [{"label": mark(result["label"]), "probability": round(result["probability"], 4)} for result in results]
+    for cell, faint in zip(cells, faint_cells(board)):
+        if faint and cell["label"]:  # a ghost: an erased game, or the page behind shining through
+            cell.update(label="", faint=True)
     labels = [cell["label"] for cell in cells]
     return {"input": name, "board": ["".join(label or "." for label in labels[row * 3:row * 3 + 3]) for row in range(3)],
             "cells": cells, "corners": np.round(np.asarray(corners, float), 1).tolist(),
             "crossings": np.round(np.asarray(crossings, float), 1).tolist(),
             **analyse(labels, move)}
+
+
+def classify_cells(predictor, board, name):
+    """The classifier's nine results for the cells of a rectified board."""
+    batch = np.stack([predictor.prepare(cell, f"{name} cell {index + 1}") for index, cell in enumerate(cut_cells(board))])
+    return predictor.classify(batch, [None] * 9)
+
+
+def faint_cells(board):
+    """For each of the nine cells, whether its strongest ink is under GHOST of the grid lines':
+    the classifier sees each cell with its contrast stretched, so a mark erased or shining
+    through from the page behind looks to it as bold as a drawn one, while next to the board's
+    own lines (drawn with the same pen as its marks) it is faint."""
+    cell, pad = CELL_PIXELS, open_side_pixels()
+    deviation = np.abs(board - np.median(board))
+    band, middle = int(0.1 * cell), slice(pad + cell // 4, pad + 3 * cell - cell // 4)
+    # Along each inner grid line, the strongest ink across it; the median over the four lines.
+    across = []
+    for line in (pad + cell, pad + 2 * cell):
+        across += [deviation[middle, line - band:line + band + 1].max(axis=1),
+                   deviation[line - band:line + band + 1, middle].max(axis=0)]
+    grid = np.median(np.concatenate(across))
+    inset = int(0.15 * cell)  # the grid-line pieces along a cell's sides are not its mark
+    strongest = [np.percentile(np.abs(part[inset:-inset, inset:-inset] - np.median(part)), 98)
+                 for part in cut_cells(board)]
+    return [value < GHOST * grid for value in strongest]
+
+
+def confidence(results):
+    """The mean log-probability of the labels given: how sure the classifier is of a grid's cells."""
+    return float(np.mean([np.log(max(result["probability"], 1e-9)) for result in results]))
 
 
 def mark(label):
