@@ -34,7 +34,7 @@ def decode_test_split(model_path, beam_size):
     from nnkit.saving import load_predictor, read_metadata
 
     translator = load_predictor(model_path, expected_task="translate")
-    pairs = read_pairs(read_metadata(model_path)["config"], None, ("test",))["test"]
+    pairs = read_pairs(read_metadata(model_path)["config"], None, ("test",))[0]["test"]
     translator.translate([pairs[0][0]], beam_size=beam_size)  # compile first
     started = time.perf_counter()
     results = translator.translate([source for source, _ in pairs], beam_size=beam_size)

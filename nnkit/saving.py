@@ -10,6 +10,7 @@ import os
 import tempfile
 import zipfile
 from contextlib import contextmanager
+from importlib.util import find_spec
 from pathlib import Path
 
 from nnkit.errors import NnkitError, UsageError
@@ -94,7 +95,8 @@ def _dump_json(data, path):
 def save_model(model, directory, metadata):
     """Write `directory/model.keras` (metadata inside) and `directory/metadata.json`. Both are
     written in full before either replaces the file there, so a failure (a full disk) leaves
-    the model that was there whole, never a new model beside the old one's metadata."""
+    the model that was there whole, never a new model beside the old one's metadata. (Training
+    saves through nnkit.export.inference.save_with_artifacts, which adds the ONNX artifacts.)"""
     directory = Path(directory)
     metadata = {"format_version": FORMAT_VERSION, **metadata}
     with atomic_path(directory / METADATA_FILE) as metadata_file:
@@ -126,15 +128,21 @@ def read_metadata(path):
         raise NnkitError(f"'{model_file}' is not a readable .keras model file ({error})")
 
 
-def load_model(path, expected_task=None):
-    """Load (model, metadata); the task is checked before Keras reads the weights."""
+def _checked_metadata(path, expected_task):
     metadata = read_metadata(path)
     if expected_task and metadata.get("task") != expected_task:
         raise UsageError(
             f"'{path}' holds a model of task '{metadata.get('task')}', not '{expected_task}'"
         )
-    import keras
+    return metadata
 
+
+def load_model(path, expected_task=None):
+    """Load (model, metadata); the task is checked before Keras reads the weights."""
+    metadata = _checked_metadata(path, expected_task)
+    from nnkit.backend import import_keras_quietly
+
+    keras = import_keras_quietly()  # TensorFlow's start-up lines on stderr are no news to the user
     import nnkit.layers  # noqa: F401  registers nnkit's custom layers before Keras looks for them
     from nnkit.registry import TASKS, import_task_layers
 
@@ -150,11 +158,36 @@ def load_model(path, expected_task=None):
     return model, metadata
 
 
-def load_predictor(path, expected_task=None):
-    """Load a saved model as its task's Predictor, which takes raw inputs."""
-    from nnkit.registry import load_task
+def load_predictor(path, expected_task=None, runtime="auto"):
+    """Load a saved model as its task's Predictor, which takes raw inputs; see `open_predictor`."""
+    return open_predictor(path, expected_task, runtime)[0]
+
+
+def open_predictor(path, expected_task=None, runtime="auto"):
+    """(the saved model at `path` as its task's Predictor, its metadata). `runtime` "onnx" runs
+    its ONNX artifacts with ONNX Runtime, importing neither Keras nor TensorFlow; "keras" its
+    .keras file; "auto" the artifacts where they can run (nnkit.runtime.onnx_unavailable), else Keras."""
+    from nnkit.registry import TASKS, load_task
+    from nnkit.runtime import RUNTIMES, onnx_directory, onnx_unavailable
 
     if not isinstance(path, (str, os.PathLike)):  # nnkit.load(None): say so, not a TypeError from pathlib
         raise UsageError(f"a saved model's path must be a str or a pathlib.Path, got {type(path).__name__}")
+    if runtime not in RUNTIMES:
+        raise UsageError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    if runtime != "keras":
+        metadata = _checked_metadata(path, expected_task)
+        if metadata.get("task") in TASKS:
+            task = load_task(metadata["task"])
+            why_not = onnx_unavailable(path, metadata, task)
+            if why_not is None:
+                from nnkit.runtime.onnx import Artifacts
+
+                return task.make_onnx_predictor(Artifacts(onnx_directory(path)), metadata), metadata
+            fix = (f"add the artifacts with `nnkit {task.name} export --format onnx --into-model --model-path "
+                   f"{path}` where Keras and TensorFlow are installed")
+            if runtime == "onnx":
+                raise NnkitError(f"cannot run '{path}' with ONNX Runtime: {why_not} ({fix}, or use --runtime keras)")
+            if find_spec("keras") is None:  # an inference-only install
+                raise NnkitError(f"cannot run '{path}': {why_not}, and Keras is not installed ({fix})")
     model, metadata = load_model(path, expected_task)
-    return load_task(metadata["task"]).make_predictor(model, metadata)
+    return load_task(metadata["task"]).make_predictor(model, metadata), metadata

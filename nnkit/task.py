@@ -167,6 +167,12 @@ class Task:
         """The `ExportPlan` of a saved model, for `nnkit <task> export`."""
         raise NotImplementedError
 
+    def make_onnx_predictor(self, artifacts, metadata):
+        """A `Predictor`, as `make_predictor` makes, that runs the ONNX artifacts of the export
+        plan (`artifacts`: nnkit.runtime.onnx.Artifacts, artifact name -> runner) with ONNX
+        Runtime and imports neither Keras nor TensorFlow. A task without one runs in Keras."""
+        raise NotImplementedError
+
     def commands(self):
         """The task's own click commands, usually a `predict` (files for one task, texts for
         another); a task without one gets the generic predict (inputs as given, answers as JSON)."""

@@ -18,6 +18,9 @@ SAMPLES = ROOT / "tests" / "data" / "digits"
 # The environment a user's shell would pass, taken before any test imports TensorFlow or TFDS:
 # importing them sets variables (TF_CPP_MIN_LOG_LEVEL=1 among them) that a child process would
 # otherwise inherit, letting C++ warnings through that a user never sees.
+# The many tiny trainings save without ONNX artifacts (seconds each); test_onnx_runtime.py
+# covers them, the default included (nnkit.runtime.SAVE_ONNX_VARIABLE).
+os.environ.setdefault("NNKIT_SAVE_ONNX", "0")
 USER_ENVIRONMENT = dict(os.environ)
 
 # Small and fast everywhere: a narrow CNN, a slice of MNIST, one epoch.

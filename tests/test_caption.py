@@ -212,7 +212,7 @@ def test_captions_files_tsv_csv_and_coco_json(tmp_path, name, text):
     ("captions.csv", "image,caption\nred0.jpg,\n", "line 2: an empty caption"),
     ("captions.json", '{"images": [],\n "annotations": [}', "line 2: not valid JSON"),
     ("captions.json", json.dumps({"images": [{"id": 1, "file_name": "a.jpg"}],
-                                  "annotations": [{"image_id": 2, "caption": "a"}]}), r"annotations\[0\] needs"),
+                                  "annotations": [{"image_id": 2, "caption": "a"}]}), r"annotations\[0\]: needs"),
 ])
 def test_bad_captions_files_name_the_file_and_line(tmp_path, name, text, problem):
     from nnkit.apps.caption.files import read_captions_file
@@ -257,3 +257,19 @@ def test_split_files_are_used_where_present_and_the_images_folder_found(tmp_path
     assert held_out == {"sampling": "seeded random", "seed": 1, "test": 2, "train": 6}  # no test file: held out
     assert read["valid"][0] == ["valred0.jpg", "valblue0.jpg"] and read["valid"][2].where == str(tmp_path / "val2017")
     assert read["train"][2].where == str(tmp_path / "train2017")
+
+
+def test_a_broken_row_is_one_warning_and_skipped_unless_most_rows_are(tmp_path, capsys):
+    from nnkit.apps.caption.files import read_captions_file
+
+    # Flickr30k's results.csv: "|"-separated, and one row lost its separator.
+    rows = [f"{number}.jpg| 0| A dog number {number} runs ." for number in range(5)]
+    path = tmp_path / "results.csv"
+    path.write_text("\n".join(["image_name| comment_number| comment", *rows[:3], "3.jpg| 4 A dog runs .", *rows[4:]]))
+    captions = read_captions_file(path)
+    assert list(captions) == ["0.jpg", "1.jpg", "2.jpg", "4.jpg"] and captions["4.jpg"] == ["A dog number 4 runs ."]
+    assert capsys.readouterr().err == (f"warning: {path} line 5: 2 fields where the header has at least 3; "
+                                       "row skipped\n")
+    path.write_text("image_name| comment\n1.jpg\n2.jpg\n3.jpg| a cat\n")  # most rows broken: the wrong file
+    with pytest.raises(UsageError, match=f"^{path} line 2: 1 fields where .*; 2 of its 3 rows are broken$"):
+        read_captions_file(path)

@@ -120,16 +120,27 @@ def test_exported_slot_filler_tags_as_nnkit_does(capsys, tmp_path, trained_slots
         assert processing["intents"][outputs["intent"][0].argmax()] == result["intent"]
 
 
-def test_exported_language_model_is_a_window_model(capsys, tmp_path, trained_lm):
-    """The stateless window model gives the next-word probabilities of nnkit's stateful one."""
+def test_exported_language_model_is_a_step_model_with_its_states(capsys, tmp_path, trained_lm):
+    """The state-in/state-out step model gives the next-word probabilities of nnkit's stateful one,
+    whether the words go in at once or one per call with the states fed back."""
     from nnkit.saving import load_predictor
 
     manifest, done = exported(capsys, "lm", trained_lm, tmp_path / "lm", "onnx")
-    assert "zero recurrent state" in done.stdout
-    predictor = load_predictor(trained_lm)
+    assert "recurrent states as inputs and outputs" in done.stdout
+    predictor = load_predictor(trained_lm, runtime="keras")
     [expected] = predictor.predict(["the cat sat on"], count=3)
     tokens = np.asarray([[manifest["processing"]["eos"], *(predictor.index[w] for w in expected["words"])]], np.int32)
-    logits = artifacts(manifest, tmp_path / "lm", "onnx")["model"](tokens=tokens)["logits"][0, -1]
+    step = artifacts(manifest, tmp_path / "lm", "onnx")["step"]
+    [state_input] = [entry for entry in manifest["artifacts"][0]["inputs"] if entry["name"] == "state_0"]
+    zeros = {entry["name"]: np.zeros((1, entry["shape"][1]), np.float32)
+             for entry in manifest["artifacts"][0]["inputs"] if entry["name"].startswith("state_")}
+    assert state_input and zeros
+    logits = step(tokens=tokens, **zeros)["logits"][0, -1]
+    states = zeros
+    for token in tokens[0]:  # one word per call, the states carried
+        outputs = step(tokens=np.asarray([[token]], np.int32), **states)
+        states = {name: outputs[f"next_{name}"] for name in states}
+    np.testing.assert_allclose(outputs["logits"][0, -1], logits, atol=1e-4)
     probabilities = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
     best = np.argsort(-probabilities)[:3]
     assert [predictor.vocabulary[i] for i in best] == [word["word"] for word in expected["next_words"]]

@@ -196,3 +196,73 @@ def hold_out(names, fractions, seed):
     if not len(parts["train"]):
         raise UsageError(f"{len(names)} captioned photos are too few to hold out {' and '.join(fractions)} photos")
     return {split: [names[i] for i in indices] for split, indices in parts.items()}
+
+
+class ArrayStore:
+    """Photos a TensorFlow Datasets split gave as arrays, by name, resized as they are added (a
+    big split would not fit in memory at full size); one too small to caption reads as
+    unreadable, as a damaged file would."""
+
+    def __init__(self, where, size):
+        self.where, self.size, self.photos = where, size, {}
+
+    def add(self, name, pixels):
+        from PIL import Image
+
+        from nnkit.data.photos import photo_array
+
+        pixels = np.asarray(pixels, np.uint8)
+        try:
+            self.photos[name] = photo_array(Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels),
+                                            self.size, f"{self.where}:{name}")
+        except NnkitError:
+            self.photos[name] = None
+
+    def __contains__(self, name):
+        return name in self.photos
+
+    def read(self, name, size):
+        if self.photos[name] is None:
+            raise NnkitError(f"'{self.where}:{name}' is too small to caption")
+        if size == self.size:
+            return self.photos[name]
+        from PIL import Image
+
+        from nnkit.data.photos import photo_array
+
+        return photo_array(Image.fromarray(self.photos[name]), size, f"{self.where}:{name}")
+
+
+def tfds_caption_splits(source, splits, data, seed):
+    """Like `caption_splits`, from a TensorFlow Datasets entry with an image feature and captions:
+    the text feature named text, caption or captions (COCO's captions/text, several per photo),
+    else its only text feature. A photo is named by its split and place (`train:000042`). A split
+    the entry lacks is a seeded random share of the training photos; an existing split is read up
+    to data.train_limit or data.test_limit photos only."""
+    from nnkit.data.tfds_source import load_examples, text, value
+
+    examples = load_examples(source, splits)
+    image_path = examples.choose("image", "photos", preferred=("image",))
+    caption_path = examples.choose("text", "captions", preferred=("text", "caption", "captions"))
+    missing = [split for split in splits if split not in examples]
+    limits = {"train": data["train_limit"], "valid": data["test_limit"], "test": data["test_limit"]}
+    result = {}
+    for split in ("train", *splits):
+        if split not in examples or split in result:
+            continue
+        store, names, captions = ArrayStore(f"{source}:{split}", data["image_size"]), [], {}
+        limit = None if missing and split == "train" else limits[split]  # the whole pool to hold out of
+        for number, example in enumerate(examples.read(split, limit)):
+            name = f"{split}:{number:06d}"
+            found = text(value(example, caption_path))
+            found = [found] if isinstance(found, str) else found
+            store.add(name, value(example, image_path))
+            names.append(name)
+            captions[name] = [caption.strip() for caption in found if caption.strip()]
+        result[split] = (names, {name: found for name, found in captions.items() if found}, store)
+    held_out = None
+    if missing:
+        parts = hold_out(result["train"][0], {split: data[FRACTION_KEYS[split]] for split in missing}, seed)
+        result = {**result, **{split: (parts[split], *result["train"][1:]) for split in ("train", *missing)}}
+        held_out = held_out_record(seed, **{split: len(names) for split, names in parts.items()})
+    return {split: result[split] for split in splits}, held_out

@@ -18,6 +18,7 @@ its annotations/. Image names are paths relative to that folder or to a folder d
 import csv
 import json
 import re
+import sys
 
 from nnkit.data.files import read_lines
 from nnkit.errors import NnkitError, UsageError
@@ -52,9 +53,44 @@ def captions_files(place):
     return {}
 
 
+MAX_WARNINGS = 10  # broken rows named one by one; the rest are counted
+
+
+class Rows:
+    """The captions of a file read row by row. A broken row (too few fields, no image name, an
+    empty caption: Flickr30k's results.csv has one) is skipped with one warning line naming the
+    file and line; a file with at least half of its rows broken is the wrong file or format, and
+    is refused in one line instead."""
+
+    def __init__(self, path):
+        self.path, self.captions, self.rows, self.broken = path, {}, 0, []
+
+    def add(self, where, image, caption):
+        if not image or not caption:
+            return self.skip(where, "no image name" if not image else "an empty caption")
+        self.rows += 1
+        self.captions.setdefault(image, []).append(caption)
+
+    def skip(self, where, problem):
+        self.rows += 1
+        self.broken.append((where, problem))
+
+    def result(self):
+        if self.broken and 2 * len(self.broken) >= self.rows:
+            where, problem = self.broken[0]
+            more = f"; {len(self.broken)} of its {self.rows} rows are broken" if len(self.broken) > 1 else ""
+            raise UsageError(f"{self.path}{where}: {problem}{more}")
+        for where, problem in self.broken[:MAX_WARNINGS]:
+            print(f"warning: {self.path}{where}: {problem}; row skipped", file=sys.stderr)
+        if len(self.broken) > MAX_WARNINGS:
+            print(f"warning: {self.path}: {len(self.broken) - MAX_WARNINGS} more broken rows skipped", file=sys.stderr)
+        return self.captions
+
+
 def read_captions_file(path):
     """{image name: [caption, ...]}, images in the order the file first names them; a bad row
-    is one line naming the file and line (a JSON entry by its place in its list)."""
+    is one line naming the file and line (a JSON entry by its place in its list): a warning, the
+    row skipped, unless at least half of the rows are bad (see `Rows`)."""
     captions = _read_coco(path) if path.suffix == ".json" else _read_text(path)
     if not captions:
         raise UsageError(f"'{path}' has no captions")
@@ -74,36 +110,32 @@ def _read_text(path):
     return _read_tab_lines(path, lines)
 
 
-def _add(captions, path, number, image, caption):
-    if not image or not caption:
-        raise UsageError(f"{path} line {number}: {'no image name' if not image else 'an empty caption'}")
-    captions.setdefault(image, []).append(caption)
-
-
 def _read_table(path, lines, header, delimiter, image, caption):
-    captions, needed = {}, max(image, caption) + 1
+    read, needed = Rows(path), max(image, caption) + 1
     rows = csv.reader(lines[header + 1:], delimiter=delimiter, skipinitialspace=True)
     for row in rows:
-        number = header + 1 + rows.line_num
+        where = f" line {header + 1 + rows.line_num}"
         if not any(field.strip() for field in row):
             continue
         if len(row) < needed:
-            raise UsageError(f"{path} line {number}: {len(row)} fields where the header has at least {needed}")
-        _add(captions, path, number, row[image].strip(), row[caption].strip())
-    return captions
+            read.skip(where, f"{len(row)} fields where the header has at least {needed}")
+            continue
+        read.add(where, row[image].strip(), row[caption].strip())
+    return read.result()
 
 
 def _read_tab_lines(path, lines):
-    captions = {}
+    read = Rows(path)
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         image, tab, caption = line.partition("\t")
         if not tab:
-            raise UsageError(f"{path} line {number}: expected 'image<TAB>caption' (or a header row naming the "
-                             f"image and caption columns), got {line[:60]!r}")
-        _add(captions, path, number, re.sub(r"#\d+$", "", image.strip()), caption.strip())
-    return captions
+            read.skip(f" line {number}", f"expected 'image<TAB>caption' (or a header row naming the image and "
+                                         f"caption columns), got {line[:60]!r}")
+            continue
+        read.add(f" line {number}", re.sub(r"#\d+$", "", image.strip()), caption.strip())
+    return read.result()
 
 
 def _read_coco(path):
@@ -120,15 +152,15 @@ def _read_coco(path):
                 and isinstance(image.get("file_name"), str) and image["file_name"].strip()):
             raise UsageError(f"{path}: images[{number}] needs an 'id' and a 'file_name'")
         files[image["id"]] = image["file_name"].strip()
-    captions = {}
+    read = Rows(path)
     for number, annotation in enumerate(document["annotations"]):
         if not (isinstance(annotation, dict) and isinstance(annotation.get("image_id"), (int, str))
                 and annotation["image_id"] in files and isinstance(annotation.get("caption"), str)
                 and annotation["caption"].strip()):
-            raise UsageError(f"{path}: annotations[{number}] needs the 'image_id' of one of its images "
-                             "and a 'caption'")
-        captions.setdefault(files[annotation["image_id"]], []).append(annotation["caption"].strip())
-    return captions
+            read.skip(f": annotations[{number}]", "needs the 'image_id' of one of its images and a 'caption'")
+            continue
+        read.add(f": annotations[{number}]", files[annotation["image_id"]], annotation["caption"].strip())
+    return read.result()
 
 
 def image_folder(place, names, path, sample=20):

@@ -27,10 +27,14 @@ def read_photos_and_captions(config, data_dir, splits):
     what was held out of the user's data or None). A photo with no captions, missing from the
     store or unreadable is skipped, with a note."""
     from nnkit.apps.caption.text import caption_words
-    from nnkit.apps.caption.data import caption_splits, load_photos
+    from nnkit.apps.caption.data import caption_splits, load_photos, tfds_caption_splits
+    from nnkit.data.tfds_source import is_tfds
 
     data = config["data"]
-    named, held_out = caption_splits(data_dir, splits, data, config["seed"])
+    if is_tfds(data.get("source")):  # (configs saved before the key have none)
+        named, held_out = tfds_caption_splits(data["source"], splits, data, config["seed"])
+    else:
+        named, held_out = caption_splits(data_dir, splits, data, config["seed"])
     limits = {"train": data["train_limit"], "valid": data["test_limit"], "test": data["test_limit"]}
     read = {}
     for split, (names, captions, store) in named.items():
@@ -58,8 +62,9 @@ class CaptionTask(Task):
     name = "caption"
     architectures = CELLS
     data_help = ("The Flickr8k folder, or a data directory holding flickr8k/ (default $NNKIT_DATA_DIR), or a folder "
-                 "of images with a captions file (image<TAB>caption lines, CSV or COCO JSON), or that file.")
-    data_metavar = "DIR|FILE"
+                 "of images with a captions file (image<TAB>caption lines, CSV or COCO JSON), or that file; or "
+                 "tfds:NAME[/CONFIG], a TensorFlow Datasets entry with images and captions.")
+    data_metavar = "DIR|FILE|tfds:NAME"
     data_layout = LAYOUT
     train_flags = {
         "encoder": (("model", "encoder"), {
@@ -91,9 +96,15 @@ class CaptionTask(Task):
     }
 
     def check_config(self, config):
-        """The encoder: one nnkit pretrains (on photos of 32 px or more), or a keras.applications network."""
+        """The data source, and the encoder: one nnkit pretrains (on photos of 32 px or more), or a
+        keras.applications network."""
         from nnkit.backend import import_keras_quietly
+        from nnkit.data.tfds_source import is_tfds
 
+        source = config["data"].get("source", "flickr8k")  # (configs saved before the key have none)
+        if source != "flickr8k" and not is_tfds(source):
+            raise UsageError(f"config key 'data.source' must be flickr8k (the data directory or --data DIR|FILE) or "
+                             f"tfds:NAME[/CONFIG], got {source!r}")
         keras = import_keras_quietly()  # before the model module imports it, so that TensorFlow's notices stay quiet
         from nnkit.apps.caption.model import ENCODERS, KERAS_APPLICATION
 
@@ -202,7 +213,7 @@ class CaptionTask(Task):
     def evaluate(self, model, test, info):
         from nnkit.apps.caption.text import corpus_bleu
 
-        results = Captioner(self, model, info, test.decoding).caption(test.photos)
+        results = Captioner(self, self.keras_decoder(model, info), info, test.decoding).caption(test.photos)
         hypotheses = [result["captions"][0]["text"] for result in results]
         bleu = corpus_bleu([hypothesis.split() for hypothesis in hypotheses], test.references)
         return {**bleu, "beam_size": test.decoding["beam_size"], "photos": len(hypotheses),
@@ -221,7 +232,20 @@ class CaptionTask(Task):
         return "\n".join(lines)
 
     def make_predictor(self, model, metadata):
-        return Captioner(self, model, metadata["data"], metadata["config"]["decoding"])
+        info = metadata["data"]
+        return Captioner(self, self.keras_decoder(model, info), info, metadata["config"]["decoding"])
+
+    def make_onnx_predictor(self, artifacts, metadata):
+        from nnkit.runtime.onnx import OnnxStepDecoder
+
+        # As CaptionDecoder.step: never <pad>, <unk> or <start> (ids 0-2).
+        decoder = OnnxStepDecoder(artifacts["encoder"], artifacts["decoder_step"], never_written=range(3))
+        return Captioner(self, decoder, metadata["data"], metadata["config"]["decoding"])
+
+    def keras_decoder(self, model, info):
+        from nnkit.apps.caption.model import CaptionDecoder
+
+        return CaptionDecoder(model, info["model"])
 
     def export_plan(self, model, metadata):
         from nnkit.apps.caption.text import END, START
@@ -258,11 +282,9 @@ class CaptionTask(Task):
 class Captioner:
     """A saved captioning model that takes photos (uint8 arrays or image files)."""
 
-    def __init__(self, task, model, info, decoding):
-        from nnkit.apps.caption.model import CaptionDecoder
-
-        self.task, self.info, self.decoding = task, info, decoding
-        self.decoder = CaptionDecoder(model, info["model"])
+    def __init__(self, task, decoder, info, decoding):
+        # `decoder` encodes photos and steps (nnkit.models.decoding): the Keras model's or the ONNX artifacts'.
+        self.task, self.info, self.decoding, self.decoder = task, info, decoding, decoder
 
     def read(self, images):
         """Image files, PIL images or arrays (any size and mode) -> (n, size, size, 3) uint8."""
@@ -348,16 +370,17 @@ def plot_attention(photo, result, path):
 
 
 def predict_command(task):
-    from nnkit.cli.options import model_path_option
+    from nnkit.cli.options import model_path_option, runtime_option
 
     @click.command("predict")
     @click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
     @model_path_option(task.name)
+    @runtime_option
     @click.option("--beam-size", type=click.IntRange(min=1), help="Beams (default: the model's decoding.beam_size; 1 is greedy).")
     @click.option("--n-best", type=click.IntRange(min=1), default=1, show_default=True, help="Captions per photo.")
     @click.option("--attention-plot", type=click.Path(dir_okay=False), help="Draw where the model looked for each word of the first photo (PNG).")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON, with scores and attention.")
-    def predict(images, model_path, beam_size, n_best, attention_plot, as_json):
+    def predict(images, model_path, runtime, beam_size, n_best, attention_plot, as_json):
         """Caption each IMAGE (a directory: every image file in it)."""
         import json
 
@@ -365,7 +388,7 @@ def predict_command(task):
         from nnkit.data.images import expand_image_paths
 
         paths = expand_image_paths(images)
-        captioner = load_predictor_of(task, model_path)
+        captioner = load_predictor_of(task, model_path, runtime)
         results = captioner.predict(paths, beam_size=beam_size, n_best=n_best)
         if attention_plot:
             plot_attention(captioner.read(paths[:1])[0], results[0], attention_plot)

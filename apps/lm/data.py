@@ -99,3 +99,34 @@ def bptt_windows(ids, batch_size, bptt):
         return rows.reshape(batch_size, windows, bptt).transpose(1, 0, 2).reshape(-1, bptt)
 
     return layout(rows_in), layout(rows_out)
+
+
+def tfds_streams(source, splits, text_feature, lowercase, validation_fraction, test_fraction):
+    """{split: word stream} of a TensorFlow Datasets entry with a text feature: `text_feature`
+    (data.text_feature) if set, else the only text feature, else the one called "text". Each
+    example's lines, in the dataset's order, make the stream (one example may be a sentence, as
+    lm1b's, or a whole book, as tiny_shakespeare's). A split the entry lacks is its training
+    stream's end, as for --text: the test split the last `test_fraction` of the words, the
+    validation split the `validation_fraction` before it."""
+    from nnkit.data.tfds_source import load_examples, text
+
+    examples = load_examples(source, splits)
+    feature = examples.choose("text", "text to model", preferred=("text",), named=text_feature,
+                              config_key="data.text_feature", sequence=False)
+    streams = {}
+    for split in ("train", *splits):
+        if split in examples and split not in streams:
+            streams[split] = word_stream((line for example in examples.read(split)
+                                          for line in text(example[feature]).splitlines()), lowercase)
+            if len(streams[split]) < 2:
+                raise UsageError(f"no words in the {split} split of {source} (feature '{feature}')")
+    fractions = {"test": test_fraction, "valid": validation_fraction}  # the end of train first
+    for split, fraction in fractions.items():
+        if split in splits and split not in streams:
+            train = streams["train"]
+            start = max(2, int(len(train) * (1 - fraction)))
+            if start >= len(train):
+                raise UsageError(f"the train split of {source} ({len(train)} words) is too short to hold out a "
+                                 f"{split} split")
+            streams["train"], streams[split] = train[:start], train[start - 1:]  # the word before: context
+    return {split: streams[split] for split in splits}

@@ -1,22 +1,45 @@
 """Using a trained language model: the log-probability of every word of a stream, and sampling
 continuations.
 
-Both run the stateful inference model (batch 1) and feed each word exactly once: the
-recurrent state carries the context, so generating n words costs n one-word steps however long
-the prompt, and a stream of any length is scored window by window without losing context.
+Both run a stream model, which carries the recurrent state from call to call: `reset()` starts
+a new stream, `predict_on_batch(ids (1, words))` gives the logits (1, words, vocabulary). That is
+the stateful Keras inference model (batch 1) in `KerasStream`, or the ONNX step model in
+nnkit.runtime.onnx.RecurrentStream. Each word is fed exactly once: generating n words costs n
+one-word steps however long the prompt, and a stream of any length is scored window by window
+without losing context.
 """
 
 import numpy as np
 
-from nnkit.layers.stateful import reset_states
 from nnkit.models.decoding import log_softmax
 
 WINDOW = 128  # words fed per call when scoring; one shape, so the backend compiles it once
 
 
+class KerasStream:
+    """The stateful Keras inference model as a stream model."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def reset(self):
+        from nnkit.layers.stateful import reset_states
+
+        reset_states(self.model)
+
+    def predict_on_batch(self, ids):
+        return self.model.predict_on_batch(ids)
+
+
+def as_stream(model):
+    """A stream model as it is, a stateful Keras model wrapped in KerasStream."""
+    return model if hasattr(model, "reset") else KerasStream(model)
+
+
 def stream_log_probabilities(model, ids, window=WINDOW):
     """log p(ids[i] | ids[:i]) for every i >= 1, from a fresh state; ids[0] is only context."""
-    reset_states(model)
+    model = as_stream(model)
+    model.reset()
     inputs, targets = np.asarray(ids[:-1], np.int32), np.asarray(ids[1:])
     window = min(window, len(inputs))
     scores = np.empty(len(targets))
@@ -52,7 +75,8 @@ def choose_next(logits, temperature, top_k, rng):
 
 def generate(model, context, length, temperature=1.0, top_k=None, seed=None):
     """`length` word ids continuing the ids in `context` (at least one)."""
-    reset_states(model)
+    model = as_stream(model)
+    model.reset()
     rng = np.random.default_rng(seed)
     logits = model.predict_on_batch(np.asarray([context], np.int32))[0, -1]
     generated = []

@@ -15,9 +15,13 @@ from nnkit.layers import ReversibleEmbedding, Stateful
 from nnkit.models.recurrent import recurrent_layer
 
 
-def build_language_model(model_config, vocabulary_size, batch_size, sequence_length=None, name="lm", stateful=True):
+def build_language_model(model_config, vocabulary_size, batch_size, sequence_length=None, name="lm", stateful=True,
+                         state_io=False):
     """Logits over the vocabulary for every position of (batch_size, sequence_length) word ids.
     With `stateful=False` every call starts from a zero state, and any batch size will do.
+    With `state_io` (and not stateful) the states are the model's own inputs and outputs
+    instead: {tokens, state_0 ...} -> {logits, next_state_0 ...}, the states after the last
+    word (the step model that other runtimes carry the state through: nnkit.runtime.onnx).
 
     Dropout is "locked" (one mask per sequence for all its steps, as SpatialDropout1D draws it)
     and sits on the embeddings, between layers and before the output, never inside the
@@ -31,11 +35,20 @@ def build_language_model(model_config, vocabulary_size, batch_size, sequence_len
     embedding = embedding_class(vocabulary_size, model_config["embedding_dim"],
                                 embeddings_initializer=keras.initializers.RandomUniform(-0.1, 0.1), name="embedding")
     x = embedding(tokens)
+    state_inputs, next_states = [], []
     for depth in range(model_config["layers"]):
         x = keras.layers.SpatialDropout1D(dropout, name=f"dropout_{depth + 1}")(x) if dropout else x
         layer_name = f"{architecture}_{depth + 1}"
-        layer = recurrent_layer(architecture, model_config["units"], return_state=stateful, name=layer_name)
-        x = (Stateful(layer, name=layer_name) if stateful else layer)(x)
+        layer = recurrent_layer(architecture, model_config["units"], return_state=stateful or state_io,
+                                name=layer_name)
+        if state_io:
+            initial = [keras.Input(batch_shape=(batch_size, size), name=f"state_{len(state_inputs) + index}")
+                       for index, size in enumerate(layer.cell.state_size if isinstance(layer.cell.state_size, (list, tuple))
+                                                    else [layer.cell.state_size])]
+            x, *states = layer(x, initial_state=initial)
+            state_inputs, next_states = state_inputs + initial, next_states + states
+        else:
+            x = (Stateful(layer, name=layer_name) if stateful else layer)(x)
     x = keras.layers.SpatialDropout1D(dropout, name="dropout_output")(x) if dropout else x
     if model_config["tie_weights"]:
         if model_config["units"] != model_config["embedding_dim"]:
@@ -43,6 +56,10 @@ def build_language_model(model_config, vocabulary_size, batch_size, sequence_len
         logits = embedding(x, reverse=True)
     else:
         logits = keras.layers.Dense(vocabulary_size, name="logits")(x)
+    if state_io:
+        return keras.Model({"tokens": tokens, **{f"state_{index}": state for index, state in enumerate(state_inputs)}},
+                           {"logits": logits, **{f"next_state_{index}": state for index, state in enumerate(next_states)}},
+                           name=name)
     return keras.Model(tokens, logits, name=name)
 
 
@@ -58,6 +75,8 @@ def copy_weights(source, target):
     the recurrent states stay. Values go through NumPy: on JAX, sharing one buffer would let the
     target's compiled calls donate (delete) the source's."""
     for layer in target.layers:
+        if not learned_weights(layer):  # inputs (a step model's states among them), dropout
+            continue
         for mine, theirs in zip(learned_weights(layer), learned_weights(source.get_layer(layer.name))):
             mine.assign(theirs.numpy())
 

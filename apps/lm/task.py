@@ -17,18 +17,23 @@ import numpy as np
 from nnkit.apps.lm.data import LAYOUT
 from nnkit.cli.predict import load_predictor_of, read_inputs
 from nnkit.config_rules import Rule, at_least, one_of, within
+from nnkit.data.tfds_source import is_tfds
 from nnkit.errors import UsageError
 from nnkit.models import CELL_TYPES
 from nnkit.task import Splits, Task
 
 
 def read_streams(config, data_dir, splits):
-    """{split: word stream} for the splits asked for: from `data.text` files (their tail held
-    out), from a folder with train.txt / valid.txt / test.txt, or from the data directory's ptb/."""
-    from nnkit.apps.lm.data import corpus_files, hold_out, word_stream
+    """{split: word stream} for the splits asked for: from a TensorFlow Datasets entry (`data.source`
+    tfds:NAME), from `data.text` files (their tail held out), from a folder with train.txt /
+    valid.txt / test.txt, or from the data directory's ptb/."""
+    from nnkit.apps.lm.data import corpus_files, hold_out, tfds_streams, word_stream
     from nnkit.data.files import read_lines
 
     data = config["data"]
+    if is_tfds(data.get("source")):  # (configs saved before the key have none)
+        return tfds_streams(data["source"], splits, data["text_feature"], data["lowercase"],
+                            data["validation_fraction"], data["test_fraction"])
     if data["text"]:
         lines = [line for path in data["text"] for line in read_lines(path)]
         stream = word_stream(lines, data["lowercase"])
@@ -55,10 +60,12 @@ class LanguageModelTask(Task):
     architectures = CELL_TYPES
     stateful = True  # training resets the recurrent state at each epoch and before validation
     data_help = ("Data directory holding ptb/ (default $NNKIT_DATA_DIR), or a folder with "
-                 "train.txt, valid.txt and test.txt.")
+                 "train.txt, valid.txt and test.txt, or tfds:NAME[/CONFIG], a TensorFlow Datasets entry with text.")
+    data_metavar = "DIR|tfds:NAME"
     data_layout = LAYOUT
     config_rules = {
         "data.text": Rule(kind=str),
+        "data.text_feature": Rule(kind=str),
         "data.validation_fraction": within(0, 0.5, low_open=True, high_open=True),  # of a --text corpus
         "data.test_fraction": within(0, 0.5, low_open=True, high_open=True),
         "data.max_vocabulary": at_least(3),  # <eos>, <unk> and a word
@@ -79,6 +86,12 @@ class LanguageModelTask(Task):
         "bptt": (("training", "bptt"), {"type": click.IntRange(min=1),
                                         "help": "Words per window of truncated backpropagation through time."}),
     }
+
+    def check_config(self, config):
+        source = config["data"].get("source", "ptb")  # (configs saved before the key have none)
+        if source != "ptb" and not is_tfds(source):
+            raise UsageError(f"config key 'data.source' must be ptb (the data directory, --data DIR or --text) or "
+                             f"tfds:NAME[/CONFIG], got {source!r}")
 
     def load_data(self, config, data_dir=None, splits=("train", "test")):
         from nnkit.apps.lm.data import build_vocabulary, bptt_windows, stream_ids
@@ -137,7 +150,9 @@ class LanguageModelTask(Task):
         """Per-word perplexity of each split, `<eos>` counted, the state carried through it all."""
         from nnkit.apps.lm.generation import perplexity, stream_log_probabilities
 
-        inference = self.inference_model(model, info)
+        from nnkit.apps.lm.generation import KerasStream
+
+        inference = KerasStream(self.inference_model(model, info))
         metrics = {}
         for split, ids in test.items():
             scores = stream_log_probabilities(inference, ids)
@@ -151,35 +166,50 @@ class LanguageModelTask(Task):
                          for split in ("valid", "test") if f"{split}_perplexity" in metrics)
 
     def make_predictor(self, model, metadata):
-        return LanguageModelPredictor(self, self.inference_model(model, metadata["data"]), metadata["data"])
+        from nnkit.apps.lm.generation import KerasStream
+
+        return LanguageModelPredictor(self, KerasStream(self.inference_model(model, metadata["data"])),
+                                      metadata["data"])
+
+    def make_onnx_predictor(self, artifacts, metadata):
+        from nnkit.runtime.onnx import RecurrentStream
+
+        return LanguageModelPredictor(self, RecurrentStream(artifacts["step"]), metadata["data"])
 
     def export_plan(self, model, metadata):
         from nnkit.apps.lm.data import EOS, UNK
-        from nnkit.export.graphs import named
+        from nnkit.export.graphs import state_names
         from nnkit.apps.lm.model import build_language_model, copy_weights
         from nnkit.task import ExportArtifact, ExportPlan
 
         info = metadata["data"]
         vocabulary = info["vocabulary"]
-        # Stateless: each call reads its window from a zero state, which other runtimes can run
-        # without knowing about the stateful layers' variables.
-        window = build_language_model(info["model"], len(vocabulary), batch_size=None, stateful=False, name="lm_window")
-        copy_weights(model, window)
-        tokens = np.random.default_rng(0).integers(0, len(vocabulary), (3, 12)).astype(np.int32)
+        # The recurrent states in and out, as nnkit's stateful layers carry them from call to call:
+        # generating feeds one word per step, and nothing is read twice.
+        step = build_language_model(info["model"], len(vocabulary), batch_size=None, stateful=False, state_io=True,
+                                    name="lm_step")
+        copy_weights(model, step)
+        rng = np.random.default_rng(0)
+        tokens = rng.integers(0, len(vocabulary), (3, 12)).astype(np.int32)
         tokens[:, 0] = vocabulary.index(EOS)
-        artifact = ExportArtifact("model", named(window, ["logits"]), {"tokens": tokens},
-                                  "Word ids (n, window), int32 -> logits (n, window, vocabulary): at each position, "
-                                  "the scores of the next word, from the words of the window so far.")
+        states = state_names(len(step.input) - 1)
+        samples = {"tokens": tokens, **{name: rng.normal(0, 0.5, (3, step.input[name].shape[1])).astype(np.float32)
+                                        for name in states}}
+        artifact = ExportArtifact("step", step, samples,
+                                  "Word ids (n, words), int32, and the recurrent states state_0.. (n, units) -> "
+                                  "logits (n, words, vocabulary): at each position the scores of the next word; and "
+                                  "next_state_0.., the states after the last word, to feed back as state_0.. .")
         processing = {
             "words": "split on whitespace, lower-cased when data.lowercase, as nnkit.text.words.words_for_vocabulary does "
                      "(edge punctuation and clitics split off, numbers as data.number_token)",
             "vocabulary": "metadata.json data.vocabulary: id = position; a word it lacks is <unk>",
             "eos": vocabulary.index(EOS), "unk": vocabulary.index(UNK),
             "logits": "softmax gives the next word's probabilities",
+            "states": "zeros at the start of a stream; then each call's next_state_* as the next call's state_*",
         }
-        note = ("The language model is exported as a next-word model over a window: every call starts from a "
-                "zero recurrent state, where nnkit carries the state from call to call. Begin the window with "
-                "<eos> (a sentence start) and the words so far; generating re-reads the window for every new word.")
+        note = ("The language model is exported as a step model with its recurrent states as inputs and outputs: "
+                "begin a stream with zero states and <eos> (a sentence start), feed the words so far in one call, "
+                "then one word per call with the states the last call returned (nnkit.runtime.onnx.RecurrentStream).")
         return ExportPlan([artifact], processing, [note])
 
     def commands(self):
@@ -187,10 +217,12 @@ class LanguageModelTask(Task):
 
 
 class LanguageModelPredictor:
-    """A saved language model that takes raw text: it scores, continues and predicts words."""
+    """A saved language model that takes raw text: it scores, continues and predicts words.
+    `stream` runs the model over one stream of words, carrying its state from call to call
+    (nnkit.apps.lm.generation): the Keras model's or the ONNX step model's."""
 
-    def __init__(self, task, model, info):
-        self.task, self.model, self.vocabulary = task, model, info["vocabulary"]
+    def __init__(self, task, stream, info):
+        self.task, self.stream, self.vocabulary = task, stream, info["vocabulary"]
         self.index = {word: position for position, word in enumerate(self.vocabulary)}
         self.lowercase, self.number_token = info["lowercase"], info["number_token"]
         if self.lowercase and self.number_token:  # the corpus was lowercased, PTB's "N" too
@@ -214,7 +246,7 @@ class LanguageModelPredictor:
         words, unknown = self.words(text)
         if not words:
             raise UsageError(f"nothing to score in {text!r}: no words")
-        scores = stream_log_probabilities(self.model, [*self.context(words), self.index["<eos>"]])
+        scores = stream_log_probabilities(self.stream, [*self.context(words), self.index["<eos>"]])
         return {"text": text, "log_probability": float(scores.sum()), "perplexity": perplexity(scores),
                 "words": [*words, "<eos>"], "word_log_probabilities": [float(s) for s in scores],
                 "unknown_words": unknown}
@@ -231,11 +263,10 @@ class LanguageModelPredictor:
     def next_words(self, text, count):
         """`predict` for one text."""
         from nnkit.models.decoding import log_softmax
-        from nnkit.layers.stateful import reset_states
 
         words, unknown = self.words(text)
-        reset_states(self.model)
-        logits = self.model.predict_on_batch(np.asarray([self.context(words)], np.int32))[0, -1]
+        self.stream.reset()
+        logits = self.stream.predict_on_batch(np.asarray([self.context(words)], np.int32))[0, -1]
         probabilities = np.exp(log_softmax(logits))
         best = np.argsort(-probabilities)[:count]
         return {"text": text, "words": words, "unknown_words": unknown,
@@ -254,7 +285,7 @@ class LanguageModelPredictor:
         from nnkit.raw_inputs import unicode_text
 
         words, unknown = self.words(unicode_text(prompt, "the prompt"))
-        ids = generate(self.model, self.context(words), length, temperature, top_k, seed)
+        ids = generate(self.stream, self.context(words), length, temperature, top_k, seed)
         return {"prompt": prompt, "prompt_words": words, "unknown_words": unknown,
                 "words": [self.vocabulary[i] for i in ids]}
 
@@ -271,18 +302,19 @@ def warn_unknown(unknown, words):
 
 
 def predict_command(task):
-    from nnkit.cli.options import model_path_option
+    from nnkit.cli.options import model_path_option, runtime_option
 
     @click.command("predict")
     @click.argument("texts", nargs=-1, required=True, metavar="TEXT...")
     @model_path_option(task.name)
+    @runtime_option
     @click.option("--count", type=click.IntRange(min=1), default=5, show_default=True, help="Next words to list.")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-    def predict(texts, model_path, count, as_json):
+    def predict(texts, model_path, runtime, count, as_json):
         """The likeliest next words after each TEXT ('-': one text per line of stdin)."""
         import json
 
-        predictor = load_predictor_of(task, model_path)
+        predictor = load_predictor_of(task, model_path, runtime)
         results = predictor.predict(read_inputs(texts), count=count)
         if as_json:
             click.echo(json.dumps(results, indent=2))
@@ -296,7 +328,7 @@ def predict_command(task):
 
 
 def generate_command(task):
-    from nnkit.cli.options import model_path_option
+    from nnkit.cli.options import model_path_option, runtime_option
 
     @click.command("generate")
     @click.option("--prompt", default="", help="Text to continue (default: start a new sentence).")
@@ -306,12 +338,13 @@ def generate_command(task):
     @click.option("--top-k", type=click.IntRange(min=1), help="Sample only among the K likeliest words.")
     @click.option("--seed", type=int, help="Seed for the sampling: the same seed, the same text.")
     @model_path_option(task.name)
+    @runtime_option
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-    def generate(prompt, length, temperature, top_k, seed, model_path, as_json):
+    def generate(prompt, length, temperature, top_k, seed, model_path, runtime, as_json):
         """Continue --prompt word by word; an <eos> starts a new line."""
         import json
 
-        predictor = load_predictor_of(task, model_path)
+        predictor = load_predictor_of(task, model_path, runtime)
         result = predictor.generate(prompt, length, temperature, top_k, seed)
         if as_json:
             click.echo(json.dumps(result, indent=2))
@@ -323,17 +356,18 @@ def generate_command(task):
 
 
 def score_command(task):
-    from nnkit.cli.options import model_path_option
+    from nnkit.cli.options import model_path_option, runtime_option
 
     @click.command("score")
     @click.argument("texts", nargs=-1, required=True, metavar="TEXT...")
     @model_path_option(task.name)
+    @runtime_option
     @click.option("--json", "as_json", is_flag=True, help="Print JSON, with every word's log-probability.")
-    def score(texts, model_path, as_json):
+    def score(texts, model_path, runtime, as_json):
         """Log-probability and perplexity of each TEXT as a sentence ('-': one per line of stdin)."""
         import json
 
-        predictor = load_predictor_of(task, model_path)
+        predictor = load_predictor_of(task, model_path, runtime)
         results = [predictor.score(text) for text in read_inputs(texts)]
         if as_json:
             click.echo(json.dumps(results, indent=2))

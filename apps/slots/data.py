@@ -171,3 +171,54 @@ def atis_folder(data_dir, splits):
     sources = {f"{split}/{file}": (f"{ATIS_ORIGIN}{split}/{file}", md5)  # ATIS has a valid split: fetch it too
                for split in sorted({*needed, "valid"}) for file, md5 in zip(FILES, ATIS_MD5[split])}
     return locate(data_dir, "atis", required, LAYOUT, sources)
+
+
+# A builder's tag sequences that may be slots, and its class feature that may be the intent, by
+# name, the first found winning (CoNLL-2003 has BIO "ner" and "chunks" tags: "ner" wins).
+TFDS_TAG_NAMES = ("slots", "slot_tags", "ner", "ner_tags", "tags", "labels")
+TFDS_WORD_NAMES = ("tokens", "words")
+TFDS_INTENT_NAMES = ("intent", "intent_label", "label")
+
+
+def _bio_names(feature):
+    """Whether a class feature's names are all BIO tags (O, B-x, I-x): slots, unlike POS tags."""
+    return bool(feature["names"]) and all(name == "O" or (name[:2] in ("B-", "I-") and len(name) > 2)
+                                          for name in feature["names"])
+
+
+def tfds_corpus(source, splits, tag_feature=None):
+    """{split: Utterances} of a TensorFlow Datasets entry with a sentence's tokens (a sequence of
+    text) and BIO tags (a sequence of class labels whose names are all O, B-x or I-x):
+    `tag_feature` (data.tag_feature) if set, else the only such sequence, else the first of
+    TFDS_TAG_NAMES. The intent is a class feature named as in TFDS_INTENT_NAMES where the entry
+    has one; otherwise every sentence's intent is "none", as in CoNLL files without intent lines,
+    and the model tags slots alone in effect. A split the entry lacks is held out of train (task.py)."""
+    from nnkit.data.tfds_source import load_examples, text, value
+
+    examples = load_examples(source, splits)
+    words_path = examples.choose("text", "words", preferred=TFDS_WORD_NAMES, sequence=True)
+    tags_path = examples.choose("class", "BIO slot tags", preferred=TFDS_TAG_NAMES, named=tag_feature,
+                                config_key="data.tag_feature", sequence=True, accept=_bio_names)
+    intent_path = next((path for path, feature in examples.features.items() if feature["kind"] == "class"
+                        and not feature["sequence"] and path.split("/")[-1] in TFDS_INTENT_NAMES), None)
+    tag_names = examples.features[tags_path]["names"]
+    intent_names = examples.features[intent_path]["names"] if intent_path else None
+    corpus = {}
+    for split in ("train", *splits):
+        if split not in examples or split in corpus:
+            continue
+        read = Utterances([], [], [])
+        for number, example in enumerate(examples.read(split)):
+            words, tags = text(value(example, words_path)), [tag_names[i] for i in value(example, tags_path)]
+            if not words:
+                continue
+            if len(words) != len(tags):
+                raise UsageError(f"{source} {split} example {number}: {len(tags)} tags ({tags_path}) for "
+                                 f"{len(words)} words ({words_path})")
+            read.words.append([word.lower() for word in words])
+            read.tags.append(tags)
+            read.intents.append(intent_names[int(value(example, intent_path))] if intent_path else NO_INTENT)
+        if not read.words:
+            raise UsageError(f"no sentences in the {split} split of {source}")
+        corpus[split] = read
+    return corpus

@@ -14,8 +14,9 @@ import click
 import numpy as np
 
 from nnkit.apps.slots.data import LAYOUT
-from nnkit.config_rules import at_least, one_of
+from nnkit.config_rules import Rule, at_least, one_of
 from nnkit.data.splits import held_out_record, random_split
+from nnkit.data.tfds_source import is_tfds
 from nnkit.errors import UsageError
 from nnkit.models import CELL_TYPES
 from nnkit.task import Splits, Task
@@ -69,11 +70,12 @@ class SlotsTask(Task):
     architectures = CELL_TYPES
     monitor, monitor_mode = "val_slot_f1", "max"
     data_help = ("Data directory holding atis/ (default $NNKIT_DATA_DIR), a folder with train/ valid/ test/ "
-                 "in the ATIS layout or with CoNLL-style BIO files train.txt, dev.txt, test.txt, or one such file.")
-    data_metavar = "DIR|FILE"
+                 "in the ATIS layout or with CoNLL-style BIO files train.txt, dev.txt, test.txt, or one such file; "
+                 "or tfds:NAME[/CONFIG], a TensorFlow Datasets entry with tokens and BIO tags.")
+    data_metavar = "DIR|FILE|tfds:NAME"
     data_layout = LAYOUT
     config_rules = {
-        "data.source": one_of(["atis"]),  # --data DIR names a folder in the same layout instead
+        "data.tag_feature": Rule(kind=str),
         "model.architecture": one_of(CELL_TYPES),
         "model.encoding": one_of(ENCODINGS),
         "model.hash_buckets": at_least(2),  # id 0 is padding
@@ -93,12 +95,20 @@ class SlotsTask(Task):
             "help": "One encoder shared by slots and intent, or one each."}),
     }
 
+    def check_config(self, config):
+        source = config["data"]["source"]
+        if source != "atis" and not is_tfds(source):  # --data DIR names a folder in the same layout instead
+            raise UsageError(f"config key 'data.source' must be atis (the data directory or --data DIR|FILE) or "
+                             f"tfds:NAME[/CONFIG], got {source!r}")
+
     def load_data(self, config, data_dir=None, splits=("train", "test")):
-        from nnkit.apps.slots.data import read_corpus
+        from nnkit.apps.slots.data import read_corpus, tfds_corpus
 
         data, model, seed = config["data"], config["model"], config["seed"]
         wanted = (*splits, "valid") if "train" in splits else splits
-        read, held_out = read_corpus(data_dir, wanted), {}
+        read = (tfds_corpus(data["source"], wanted, data["tag_feature"]) if is_tfds(data["source"])
+                else read_corpus(data_dir, wanted))
+        held_out = {}
         if "test" in wanted and "test" not in read:  # of the whole train file, so that evaluate finds it again
             read["train"], read["test"] = hold_out(read["train"], data["test_fraction"], seed)
             if read["test"] is None:
@@ -192,6 +202,9 @@ class SlotsTask(Task):
     def make_predictor(self, model, metadata):
         return SlotPredictor(self, model, metadata)
 
+    def make_onnx_predictor(self, artifacts, metadata):
+        return SlotPredictor(self, artifacts["model"], metadata)  # named inputs, {slots, intent} out, as Keras's
+
     def export_plan(self, model, metadata):
         from nnkit.export.graphs import named
         from nnkit.task import ExportArtifact, ExportPlan
@@ -223,6 +236,23 @@ class SlotsTask(Task):
         return [predict_command(self)]
 
 
+def chunks(tags):
+    """(slot, first word, last word) of every chunk of BIO (or IOBES) `tags`, exactly as
+    seqeval.metrics.sequence_labeling.get_entities finds them: importing seqeval imports
+    scikit-learn, seconds that predicting a sentence should not wait (tests/test_onnx_runtime.py
+    checks the two agree)."""
+    found, previous, previous_type, start = [], "O", "", 0
+    for index, tag in enumerate([*tags, "O"]):
+        prefix, kind = tag[0], tag[1:].split("-", maxsplit=1)[-1] or "_"
+        changed = previous_type != kind
+        if previous in "ES" or (previous in "BI" and prefix in "BSO") or (previous not in "O." and changed):
+            found.append((previous_type, start, index - 1))
+        if prefix in "BS" or (previous in "ESO" and prefix in "EI") or (prefix not in "O." and changed):
+            start = index
+        previous, previous_type = prefix, kind
+    return found
+
+
 class SlotPredictor:
     """A saved slot filler that takes raw text: any case, punctuation, unknown words."""
 
@@ -240,8 +270,6 @@ class SlotPredictor:
     def predict(self, inputs, **unknown):
         """One dict per text (one alone needs no list): intent, its probability, the filled
         slots and every word's tag."""
-        from seqeval.metrics.sequence_labeling import get_entities
-
         from nnkit.raw_inputs import no_other_options, text_list
 
         no_other_options(unknown)
@@ -251,7 +279,7 @@ class SlotPredictor:
         results = []
         for text, words, sentence_tags, intent, probability in zip(texts, sentences, tags, intents, probabilities):
             slots = [{"slot": slot, "value": " ".join(words[start:end + 1]), "start": start, "end": end + 1}
-                     for slot, start, end in get_entities(sentence_tags)]
+                     for slot, start, end in chunks(sentence_tags)]
             results.append({"text": text, "intent": intent, "intent_probability": float(probability),
                             "slots": slots, "words": words, "tags": sentence_tags,
                             "unknown_words": [word for word in words if word not in self.known_words]})
@@ -259,19 +287,20 @@ class SlotPredictor:
 
 
 def predict_command(task):
-    from nnkit.cli.options import model_path_option
+    from nnkit.cli.options import model_path_option, runtime_option
 
     @click.command("predict")
     @click.argument("texts", nargs=-1, required=True, metavar="TEXT...")
     @model_path_option(task.name)
+    @runtime_option
     @click.option("--json", "as_json", is_flag=True, help="Print JSON, with every word's tag.")
-    def predict(texts, model_path, as_json):
+    def predict(texts, model_path, runtime, as_json):
         """Tag each TEXT with its slots and intent; a single '-' reads one text per line from stdin."""
         import json
 
         from nnkit.cli.predict import load_predictor_of, read_inputs
 
-        results = load_predictor_of(task, model_path).predict(read_inputs(texts))
+        results = load_predictor_of(task, model_path, runtime).predict(read_inputs(texts))
         if as_json:
             click.echo(json.dumps(results, indent=2))
             return

@@ -137,3 +137,40 @@ def nonempty(pairs, where):
     if not kept:
         raise UsageError(f"no sentence pairs in {where}")
     return kept
+
+
+def tfds_pairs(source_spec, source, target, default_pair, wanted, validation_fraction, test_fraction, seed):
+    """({split: pairs}, what was held out or None, (source, target)) of a TensorFlow Datasets
+    entry with a text feature per language (a Translation feature, as ted_hrlr_translate and the
+    wmt builders have, or plain text features named by language code). The languages are
+    `source` and `target` where the builder has both; left at `default_pair` (the config's
+    defaults) on a builder without both, they are its supervised keys (or its only two
+    languages), with a note. A split the builder lacks is held out of train, as for files."""
+    import sys
+
+    from nnkit.data.tfds_source import load_examples, text
+
+    examples = load_examples(source_spec, wanted)
+    languages = [path for path, feature in examples.features.items() if feature["kind"] == "text"
+                 and not feature["sequence"] and "/" not in path]
+    if source not in languages or target not in languages:
+        if (source, target) != tuple(default_pair):
+            raise UsageError(f"TFDS dataset '{examples.name}' has the text features {', '.join(languages) or 'none'}, "
+                             f"not both {source} and {target}: choose the pair with --source and --target")
+        keys = tuple(examples.info.supervised_keys or ())
+        source, target = keys if len(keys) == 2 and set(keys) <= set(languages) else (
+            languages if len(languages) == 2 else (None, None))
+        if source is None:
+            raise UsageError(f"TFDS dataset '{examples.name}' has the text features {', '.join(languages) or 'none'}: "
+                             "choose a pair with --source and --target")
+        print(f"note: {source_spec} translates {source} to {target} (the dataset's own pair); --source and "
+              f"--target choose among {', '.join(languages)}", file=sys.stderr)
+
+    def read(split):
+        if split not in examples:
+            return None
+        return nonempty([(text(example[source]), text(example[target])) for example in examples.read(split)],
+                        f"the {split} split of {source_spec}")
+
+    pairs, held_out = split_pairs(read, wanted, validation_fraction, test_fraction, seed)
+    return pairs, held_out, (source, target)

@@ -16,8 +16,9 @@ import click
 import numpy as np
 
 from nnkit.apps.translate.data import LAYOUT
-from nnkit.apps.translate.text import TOKENIZERS
+from nnkit.apps.translate.text import TOKENIZERS, VOCABULARIES
 from nnkit.config_rules import Rule, above, at_least, one_of, within
+from nnkit.data.tfds_source import is_tfds
 from nnkit.errors import UsageError
 from nnkit.models import ATTENTIONS, SEQ2SEQ_CELLS as CELLS
 from nnkit.task import Splits, Task
@@ -27,17 +28,24 @@ LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*")
 
 
 def read_pairs(config, data_dir, splits):
-    """({split: [(source, target), ...]}, what was held out or None): from `data.files`, from a
+    """({split: [(source, target), ...]}, what was held out or None, (source, target) languages):
+    from a TensorFlow Datasets entry (`data.source` tfds:NAME), from `data.files`, from a
     language pair's folder of train.xx/train.yy files (a split it lacks is held out of train), or
     from the data directory's multi30k/."""
     from functools import partial
 
     from nnkit.apps.translate.data import (LANGUAGES, file_pairs, folder_pairs, multi30k_pairs, nonempty,
-                                           pair_folder, split_pairs)
+                                           pair_folder, split_pairs, tfds_pairs)
+    from nnkit.config import task_defaults
     from nnkit.data.files import data_dir as directory
+    from nnkit.data.tfds_source import is_tfds
 
     data = config["data"]
     source, target = data["source_language"], data["target_language"]
+    if is_tfds(data.get("source")):  # (configs saved before the key have none)
+        defaults = task_defaults("translate")["data"]
+        return tfds_pairs(data["source"], source, target, (defaults["source_language"], defaults["target_language"]),
+                          splits, data["validation_fraction"], data["test_fraction"], config["seed"])
     if data["files"]:  # all in one: validation and test are held out of it
         read = {"train": nonempty(file_pairs(data["files"]), " and ".join(data["files"]))}.get
     elif folder := pair_folder(data_dir, source, target):
@@ -49,8 +57,9 @@ def read_pairs(config, data_dir, splits):
                                  f"{' and '.join(LANGUAGES)}), and no train.{source} and train.{target} files are "
                                  f"in '{directory(data_dir)}' or its {source}-{target}/; pass --data with their folder")
         return {split: nonempty(multi30k_pairs(data_dir, split, source, target), f"the Multi30k {split} split")
-                for split in splits}, None
-    return split_pairs(read, splits, data["validation_fraction"], data["test_fraction"], config["seed"])
+                for split in splits}, None, (source, target)
+    return (*split_pairs(read, splits, data["validation_fraction"], data["test_fraction"], config["seed"]),
+            (source, target))
 
 
 def tokenizers(info):
@@ -72,7 +81,8 @@ class TranslateTask(Task):
     architectures = CELLS
     data_help = ("A language pair's folder (train.xx and train.yy; valid or dev, test beside them; plain or .gz), or "
                  "a folder holding it as xx-yy/; else the Multi30k folder, or a folder holding multi30k/ "
-                 "(default $NNKIT_DATA_DIR).")
+                 "(default $NNKIT_DATA_DIR); or tfds:NAME[/CONFIG], a TensorFlow Datasets entry.")
+    data_metavar = "DIR|tfds:NAME"
     data_layout = LAYOUT
     train_flags = {
         "source": (("data", "source_language"), {
@@ -87,6 +97,9 @@ class TranslateTask(Task):
         "bidirectional_encoder": (("model", "bidirectional_encoder"), {
             "off": "unidirectional-encoder", "default": None, "help": "Read the source both ways."}),
         "layers": (("model", "layers"), {"type": click.IntRange(min=1), "help": "Encoder and decoder layers."}),
+        "vocabulary": (("data", "vocabulary"), {
+            "type": click.Choice(VOCABULARIES),
+            "help": "Whole words, or subwords: SentencePiece pieces of each language's words (data.subword_units)."}),
     }
     evaluation_options = {
         "beam_size": (("decoding", "beam_size"), {"type": click.IntRange(min=1), "help": "Beams (1: greedy)."}),
@@ -94,6 +107,8 @@ class TranslateTask(Task):
     config_rules = {
         "data.files": Rule(kind=str),
         "data.tokenizer": one_of(("auto", *TOKENIZERS)),
+        "data.vocabulary": one_of(VOCABULARIES),
+        "data.subword_units": at_least(8),
         "data.validation_fraction": within(0, 0.5, low_open=True, high_open=True),  # of your own pairs
         "data.test_fraction": within(0, 0.5, low_open=True, high_open=True),
         "model.architecture": one_of(CELLS),
@@ -105,6 +120,9 @@ class TranslateTask(Task):
 
     def check_config(self, config):
         data = config["data"]
+        if data.get("source", "multi30k") != "multi30k" and not is_tfds(data["source"]):
+            raise UsageError(f"config key 'data.source' must be multi30k (the data directory, --data DIR or --pairs) "
+                             f"or tfds:NAME[/CONFIG], got {data['source']!r}")
         source, target = data["source_language"], data["target_language"]
         for key, language in (("source_language", source), ("target_language", target)):
             if not LANGUAGE_CODE.fullmatch(language):  # it names files: train.<code>
@@ -114,12 +132,12 @@ class TranslateTask(Task):
             raise UsageError(f"config keys 'data.source_language' and 'data.target_language' are both {source!r}")
 
     def load_data(self, config, data_dir=None, splits=("train", "test")):
-        from nnkit.apps.translate.text import tokenize, tokenizer_for
+        from nnkit.apps.translate.text import subword_pieces, tokenize, tokenizer_for, train_subwords
         from nnkit.text.sentences import build_vocabulary, encode
 
         data = config["data"]
         wanted = (*splits, "valid") if "train" in splits else splits
-        pairs, held_out = read_pairs(config, data_dir, wanted)
+        pairs, held_out, (source, target) = read_pairs(config, data_dir, wanted)
         limits = {"train": data["train_limit"], "valid": data["test_limit"], "test": data["test_limit"]}
         pairs = {split: split_pairs[: limits[split]] if limits[split] else split_pairs
                  for split, split_pairs in pairs.items()}
@@ -127,7 +145,6 @@ class TranslateTask(Task):
         if "train" not in splits:
             return Splits(train=None, validation=None, test=test)
 
-        source, target = data["source_language"], data["target_language"]
         chosen = [tokenizer_for(language, data["tokenizer"]) for language in (source, target)]
         tokens = {split: ([tokenize(s, source, chosen[0]) for s, _ in split_pairs],
                           [tokenize(t, target, chosen[1]) for _, t in split_pairs])
@@ -138,10 +155,20 @@ class TranslateTask(Task):
             raise UsageError(f"no training pair has at most data.max_length = {longest} tokens on each side")
         tokens["train"] = tuple([side[i] for i in keep] for side in tokens["train"])
         info = {"source_language": source, "target_language": target,  # predict tokenizes as training did
-                "source_tokenizer": chosen[0], "target_tokenizer": chosen[1],
-                "source_words": build_vocabulary(tokens["train"][0], data["min_count"], data["max_vocabulary"]),
-                "target_words": build_vocabulary(tokens["train"][1], data["min_count"], data["max_vocabulary"]),
-                "longest_training_source": max(len(s) for s in tokens["train"][0]), "model": config["model"]}
+                "source_tokenizer": chosen[0], "target_tokenizer": chosen[1], "vocabulary": data["vocabulary"]}
+        min_count, size = data["min_count"], data["max_vocabulary"]
+        # With subwords (a SentencePiece model per language, of its training tokens), data.max_length
+        # has counted the words above, and every piece the models have is in the vocabulary.
+        if data["vocabulary"] == "subwords":
+            for side, name in enumerate(("source", "target")):
+                info[f"{name}_subwords"] = model = train_subwords(tokens["train"][side], data["subword_units"])
+                for split, sides in tokens.items():
+                    tokens[split] = tuple([subword_pieces(sentence, model) for sentence in part] if number == side
+                                          else part for number, part in enumerate(sides))
+            min_count, size = 1, data["subword_units"] + 4  # the specials too
+        info.update(source_words=build_vocabulary(tokens["train"][0], min_count, size),
+                    target_words=build_vocabulary(tokens["train"][1], min_count, size),
+                    longest_training_source=max(len(s) for s in tokens["train"][0]), model=config["model"])
         if held_out:  # what was held out of the user's pairs, and how: recorded and printed
             info["held_out"] = held_out
 
@@ -180,7 +207,7 @@ class TranslateTask(Task):
 
         from nnkit.apps.translate.text import tokenize
 
-        translator = Translator(self, model, info, test.decoding)
+        translator = Translator(self, self.keras_decoder(model, info), info, test.decoding)
         hypotheses = [result["translations"][0]["text"] for result in translator.translate(test.sources)]
         scored, references = hypotheses, test.references
         unicode_target = tokenizers(info)[1] == "unicode"
@@ -207,7 +234,19 @@ class TranslateTask(Task):
         return "\n".join(lines)
 
     def make_predictor(self, model, metadata):
-        return Translator(self, model, metadata["data"], metadata["config"]["decoding"])
+        info = metadata["data"]
+        return Translator(self, self.keras_decoder(model, info), info, metadata["config"]["decoding"])
+
+    def make_onnx_predictor(self, artifacts, metadata):
+        from nnkit.runtime.onnx import OnnxStepDecoder
+
+        decoder = OnnxStepDecoder(artifacts["encoder"], artifacts["decoder_step"])
+        return Translator(self, decoder, metadata["data"], metadata["config"]["decoding"])
+
+    def keras_decoder(self, model, info):
+        from nnkit.models.seq2seq import Seq2SeqDecoder
+
+        return Seq2SeqDecoder(model, info["model"])
 
     def export_plan(self, model, metadata):
         from nnkit.export.graphs import BEAM_SEARCH_NOTE, decoder_step_artifact, named, state_names
@@ -248,13 +287,11 @@ class TranslateTask(Task):
 
 
 class Translator:
-    """A saved translation model that takes raw sentences and returns detokenized text."""
+    """A saved translation model that takes raw sentences and returns detokenized text. Its
+    `decoder` encodes and steps (nnkit.models.decoding): the Keras model's or the ONNX artifacts'."""
 
-    def __init__(self, task, model, info, decoding):
-        from nnkit.models.seq2seq import Seq2SeqDecoder
-
-        self.task, self.info, self.decoding = task, info, decoding
-        self.decoder = Seq2SeqDecoder(model, info["model"])
+    def __init__(self, task, decoder, info, decoding):
+        self.task, self.info, self.decoding, self.decoder = task, info, decoding, decoder
 
     def check_languages(self, source=None, target=None):
         """Refuse a language pair the model was not trained for."""
@@ -284,7 +321,8 @@ class Translator:
             raise UsageError(f"--n-best {n_best} needs at least as many beams (--beam-size {beam_size})")
         source, target = self.info["source_language"], self.info["target_language"]
         source_tokenizer, target_tokenizer = tokenizers(self.info)
-        tokens = [tokenize(sentence, source, source_tokenizer) for sentence in sentences]
+        tokens = [tokenize(sentence, source, source_tokenizer, self.info.get("source_subwords"))
+                  for sentence in sentences]
         for sentence, sentence_tokens in zip(sentences, tokens):
             if not sentence_tokens:
                 raise UsageError(f"nothing to translate in {sentence!r}")
@@ -303,7 +341,8 @@ class Translator:
                 for hypothesis in hypotheses:
                     attention = [row[: len(tokens[i])] for row in hypothesis.attention]
                     words = decode(hypothesis.words, target_words, tokens[i], attention or None)
-                    translations.append({"text": detokenize(words, target, target_tokenizer), "tokens": words,
+                    text = detokenize(words, target, target_tokenizer, self.info.get("target_subwords"))
+                    translations.append({"text": text, "tokens": words,
                                          "log_probability": hypothesis.log_probability, "score": hypothesis.score,
                                          "attention": [[float(w) for w in row] for row in attention]})
                 results[i] = {"source": sentences[i], "source_tokens": tokens[i], "translations": translations,
@@ -329,24 +368,25 @@ def plot_attention(result, path):
 
 
 def predict_command(task):
-    from nnkit.cli.options import model_path_option
+    from nnkit.cli.options import model_path_option, runtime_option
 
     @click.command("predict")
     @click.argument("sentences", nargs=-1, required=True, metavar="SENTENCE...")
     @model_path_option(task.name)
+    @runtime_option
     @click.option("--beam-size", type=click.IntRange(min=1), help="Beams (default: the model's decoding.beam_size; 1 is greedy).")
     @click.option("--n-best", type=click.IntRange(min=1), default=1, show_default=True, help="Translations per sentence.")
     @click.option("--source", help="Check that the model translates from this language.")
     @click.option("--target", help="Check that the model translates into this language.")
     @click.option("--attention-plot", type=click.Path(dir_okay=False), help="Draw the first sentence's attention (PNG).")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON, with tokens, scores and attention.")
-    def predict(sentences, model_path, beam_size, n_best, source, target, attention_plot, as_json):
+    def predict(sentences, model_path, runtime, beam_size, n_best, source, target, attention_plot, as_json):
         """Translate each SENTENCE ('-': one per line of stdin)."""
         import json
 
         from nnkit.cli.predict import load_predictor_of, read_inputs
 
-        translator = load_predictor_of(task, model_path)
+        translator = load_predictor_of(task, model_path, runtime)
         translator.check_languages(source, target)
         results = translator.predict(read_inputs(sentences), beam_size=beam_size, n_best=n_best)
         if attention_plot:

@@ -100,15 +100,67 @@ def unicode_join(tokens):
     return text
 
 
-def tokenize(sentence, language, tokenizer="moses"):
+def tokenize(sentence, language, tokenizer="moses", subwords=None):
     """The tokens of `sentence`: Moses's, unescaped (a literal `&`, not `&amp;`), or the Unicode
-    fallback's (`tokenizer` is one of TOKENIZERS: see `tokenizer_for`)."""
+    fallback's (`tokenizer` is one of TOKENIZERS: see `tokenizer_for`); cut into the pieces of
+    the SentencePiece model `subwords` when given (see `train_subwords`)."""
     if tokenizer == "unicode":
-        return unicode_tokens(sentence.strip())
-    return _moses(language)[0].tokenize(sentence.strip(), escape=False)
+        tokens = unicode_tokens(sentence.strip())
+    else:
+        tokens = _moses(language)[0].tokenize(sentence.strip(), escape=False)
+    return subword_pieces(tokens, subwords) if subwords else tokens
 
 
-def detokenize(tokens, language, tokenizer="moses"):
+def detokenize(tokens, language, tokenizer="moses", subwords=None):
+    """Text from tokens (or from SentencePiece pieces, when `subwords` is the model they are of)."""
+    if subwords:
+        tokens = subword_tokens(tokens)
     if tokenizer == "unicode":
         return unicode_join(tokens)
     return _moses(language)[1].detokenize(tokens)
+
+
+# Subword vocabularies (data.vocabulary: subwords): a SentencePiece model per language, trained on
+# its tokenizer's tokens of the training sentences (joined by spaces, as subword-nmt does after
+# Moses), so that tokenization, scoring and detokenization stay as with words. The model goes
+# into the saved model's metadata (base64), and is loaded once per process.
+VOCABULARIES = ("words", "subwords")
+WORD_BOUNDARY = "\u2581"  # SentencePiece's "▁", the space before a piece that starts a word
+
+
+def train_subwords(token_lists, size):
+    """A SentencePiece unigram model (serialized, base64 text) of at most `size` pieces for the
+    token lists; its ids are unused (the task numbers the pieces it sees), so it has no <s>, </s>.
+    A small corpus gets fewer pieces than asked rather than an error."""
+    import base64
+    import io
+
+    import sentencepiece
+
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter([" ".join(tokens) for tokens in token_lists if tokens]), model_writer=model,
+        vocab_size=size, hard_vocab_limit=False, bos_id=-1, eos_id=-1, character_coverage=1.0,
+        normalization_rule_name="identity",  # the text is the tokenizer's, to come back unchanged
+        minloglevel=2, num_threads=1)
+    return base64.b64encode(model.getvalue()).decode("ascii")
+
+
+@lru_cache(maxsize=8)
+def _subword_model(serialized):
+    import base64
+
+    import sentencepiece
+
+    return sentencepiece.SentencePieceProcessor(model_proto=base64.b64decode(serialized))
+
+
+def subword_pieces(tokens, serialized):
+    """The SentencePiece pieces of a token list ("▁" marks a piece that starts a token)."""
+    return _subword_model(serialized).encode(" ".join(tokens), out_type=str) if tokens else []
+
+
+def subword_tokens(pieces):
+    """Tokens from pieces, as SentencePiece decodes them: joined, each "▁" a space. A source piece
+    copied for an <unk> joins the same way."""
+    return "".join(pieces).replace(WORD_BOUNDARY, " ").split()

@@ -165,7 +165,7 @@ def explain_command(image, model_path, out):
     from nnkit.saving import load_predictor
     from nnkit.apps.xo.visualize import plot_first_convolutions
 
-    predictor = load_predictor(model_path, expected_task="xo")
+    predictor = load_predictor(model_path, expected_task="xo", runtime="keras")  # it draws the Keras layers' maps
     batch = predictor.preprocess([image])
     out = out or str(Path(image).with_name(Path(image).stem + "_explain.png"))
     result = predictor.classify(batch, [image])[0]

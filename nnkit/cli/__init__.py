@@ -30,8 +30,13 @@ def environment(as_json):
     versions = found.pop("versions")
     click.echo(f"backend: {versions.pop('backend')}")
     click.echo("versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()))
+    fastest = found.pop("fastest_backend")
     for key, value in found.items():
         click.echo(f"{key}: {value}")
+    click.echo("fastest backend for training, by kind of model (benchmarks/peers.py):")
+    for device, answer in fastest.items():
+        lines = answer.items() if isinstance(answer, dict) else [("every task", answer)]
+        click.echo("\n".join(f"  {device}: {task}: {backend}" for task, backend in lines))
 
 
 COMMANDS = {"env": environment, "serve": serve}

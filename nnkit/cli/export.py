@@ -15,8 +15,11 @@ def export_command(task):
     @click.command("export")
     @click.option("--format", "format_name", required=True, type=click.Choice(sorted(FORMATS)),
                   help="savedmodel: TensorFlow SavedModel; onnx: ONNX (ONNX Runtime); litert: LiteRT (.tflite).")
-    @click.option("--out", required=True, type=click.Path(file_okay=False),
+    @click.option("--out", type=click.Path(file_okay=False),
                   help="Directory to write (refused if it holds files, unless --force).")
+    @click.option("--into-model", is_flag=True,
+                  help="Instead of --out: add the ONNX artifacts to the saved model itself (its onnx/ directory), "
+                       "so that predict and serve run it without Keras (models saved before nnkit made them).")
     @model_path_option(task.name)
     @click.option("--force", is_flag=True, help="Replace --out if it holds files (only once the export succeeded).")
     @click.option("--batch-size", type=click.IntRange(min=1),
@@ -25,7 +28,7 @@ def export_command(task):
     @click.option("--tolerance", type=click.FloatRange(min=0), default=TOLERANCE, show_default=True,
                   help="Largest absolute difference allowed between the exported model's outputs and Keras's.")
     @click.option("--json", "as_json", is_flag=True, help="Print the manifest (export.json) instead.")
-    def export(format_name, out, model_path, force, batch_size, tolerance, as_json):
+    def export(format_name, out, into_model, model_path, force, batch_size, tolerance, as_json):
         """Write the model for other runtimes and check that they compute what Keras does.
 
         What cannot be one graph (a beam search loop) is exported in parts, with notes on how to
@@ -35,9 +38,16 @@ def export_command(task):
 
         from nnkit.backend import import_keras_quietly
         from nnkit.errors import NnkitError, UsageError
+        from nnkit.runtime import onnx_directory
         from nnkit.saving import resolve_model_file
 
-        if Path(out).resolve() in resolve_model_file(model_path).resolve().parents:
+        if (out is None) == (not into_model):
+            raise UsageError("give either --out DIR or --into-model")
+        if into_model and (format_name != "onnx" or batch_size):
+            raise UsageError("--into-model writes the ONNX artifacts that predict runs: --format onnx, "
+                             "without --batch-size")
+        out = str(onnx_directory(resolve_model_file(model_path))) if into_model else out
+        if not into_model and Path(out).resolve() in resolve_model_file(model_path).resolve().parents:
             raise UsageError(f"--out '{out}' holds the saved model itself: export to another directory")
         keras = import_keras_quietly()
         from nnkit.saving import atomic_directory, load_model
@@ -50,9 +60,14 @@ def export_command(task):
         if missing:
             raise NnkitError(f"--format {format_name} needs {', '.join(missing)}: pip install 'nnkit[export]'")
 
-        with atomic_directory(out, replace=force) as directory:
-            model, metadata = load_model(model_path, expected_task=task.name)
-            manifest = export_plan_to(directory, task, model, metadata, format_name, tolerance, batch_size)
+        if into_model:
+            from nnkit.export.inference import add_to_saved_model
+
+            manifest = add_to_saved_model(task, model_path, tolerance)
+        else:
+            with atomic_directory(out, replace=force) as directory:
+                model, metadata = load_model(model_path, expected_task=task.name)
+                manifest = export_plan_to(directory, task, model, metadata, format_name, tolerance, batch_size)
         if as_json:
             click.echo(json.dumps(manifest, indent=2))
             return

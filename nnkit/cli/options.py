@@ -21,6 +21,14 @@ def model_path_option(task_name):
                         help="Saved model directory or .keras file.")
 
 
+def runtime_option(command):
+    """--runtime: what runs a saved model for predict and serve (nnkit.runtime)."""
+    return click.option("--runtime", type=click.Choice(["auto", "onnx", "keras"]), default="auto", show_default=True,
+                        help="onnx: the model's ONNX artifacts with ONNX Runtime, without loading TensorFlow "
+                             "(quick to start); keras: the .keras file; auto: onnx where the model has the "
+                             "artifacts and onnxruntime is installed.")(command)
+
+
 def data_option(task):
     return click.option("--data", "data", default=None, metavar=task.data_metavar, help=task.data_help)
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from nnkit.cli.options import model_path_option
+from nnkit.cli.options import model_path_option, runtime_option
 
 
 def read_inputs(arguments):
@@ -16,14 +16,12 @@ def read_inputs(arguments):
     return list(arguments)
 
 
-def load_predictor_of(task, model_path):
-    """The saved model at `model_path` as `task`'s Predictor (refused if it is another task's)."""
-    from nnkit.backend import import_keras_quietly
-
-    import_keras_quietly()
+def load_predictor_of(task, model_path, runtime="auto"):
+    """The saved model at `model_path` as `task`'s Predictor (refused if it is another task's),
+    run by `runtime` (--runtime; nnkit.saving.open_predictor)."""
     from nnkit.saving import load_predictor
 
-    return load_predictor(model_path, expected_task=task.name)
+    return load_predictor(model_path, expected_task=task.name, runtime=runtime)
 
 
 def parse_options(pairs):
@@ -48,14 +46,16 @@ def generic_predict_command(task):
     @click.command("predict")
     @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
     @model_path_option(task.name)
+    @runtime_option
     @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
                   help="An option of the task's predictor, read as YAML (repeatable).")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON list instead of a JSON line per input.")
-    def predict(inputs, model_path, options, as_json):
+    def predict(inputs, model_path, runtime, options, as_json):
         """Predict each INPUT ('-': one per line of stdin) with the saved model."""
         import json
 
-        results = load_predictor_of(task, model_path).predict(read_inputs(inputs), **parse_options(options))
+        predictor = load_predictor_of(task, model_path, runtime)
+        results = predictor.predict(read_inputs(inputs), **parse_options(options))
         if as_json:
             click.echo(json.dumps(results, indent=2))
             return

@@ -65,11 +65,15 @@ def _runtime():
 
 
 def describe_system():
-    """What `nnkit env` prints: backend, versions, devices, and what --strategy auto picks."""
+    """What `nnkit env` prints: backend, versions, devices, what --strategy auto picks, and the
+    backend measured fastest for each task."""
     from nnkit.reproducibility import hardware, versions
 
     found = {"versions": versions(), "hardware": hardware(), "devices": list(_runtime().visible_devices()),
              "TF_CONFIG": os.environ.get("TF_CONFIG")}
+    from nnkit.distribution.speed import fastest_backends
+
+    found["fastest_backend"] = fastest_backends()
     try:
         found["auto_strategy"] = start("auto").plan.record()
     except UsageError as error:

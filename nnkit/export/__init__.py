@@ -1,1 +1,1 @@
-"""`export`: the inference graphs a task hands over (graphs.py) and the file formats they are written in and checked with (formats.py: SavedModel, ONNX, LiteRT)."""
+"""`export`: the inference graphs a task hands over (graphs.py), the file formats they are written in and checked with (formats.py: SavedModel, ONNX, LiteRT), and the ONNX artifacts a saved model carries for nnkit.runtime (inference.py)."""

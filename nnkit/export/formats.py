@@ -54,9 +54,10 @@ def missing_packages(format_name):
     return [module for module in FORMATS[format_name].packages if find_spec(module) is None]
 
 
-def export_plan_to(directory, task, model, metadata, format_name, tolerance=TOLERANCE, batch_size=None):
+def export_plan_to(directory, task, model, metadata, format_name, tolerance=TOLERANCE, batch_size=None,
+                   metadata_file=True):
     """Write every artifact of the task's plan into `directory`, check each in its runtime, and
-    write `metadata.json` and the manifest `export.json`; returns the manifest."""
+    write the manifest `export.json` and (with `metadata_file`) `metadata.json`; returns the manifest."""
     from nnkit.saving import write_json
 
     plan = task.export_plan(model, metadata)
@@ -67,10 +68,12 @@ def export_plan_to(directory, task, model, metadata, format_name, tolerance=TOLE
         "usage": FORMATS[format_name].usage,
         "artifacts": artifacts, "tolerance": tolerance,
         "max_abs_difference": max(artifact["max_abs_difference"] for artifact in artifacts),
-        "processing": plan.processing, "notes": plan.notes, "metadata_file": METADATA,
+        "processing": plan.processing, "notes": plan.notes,
+        "metadata_file": METADATA if metadata_file else f"../{METADATA}",
         "versions": versions(format_name),
     }
-    write_json(metadata, directory / METADATA)
+    if metadata_file:
+        write_json(metadata, directory / METADATA)
     write_json(manifest, directory / MANIFEST)
     return manifest
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from nnkit.cli.options import model_path_option
+from nnkit.cli.options import model_path_option, runtime_option
 from nnkit.config_rules import FRACTION, at_least, one_of
 from nnkit.errors import NnkitError, UsageError
 from nnkit.models import FILL_MODES, INPUT_NORMALIZATIONS, PADDINGS, POOLINGS
@@ -84,6 +84,11 @@ class ImageClassificationTask(Task):
     def make_predictor(self, model, metadata):
         return ImagePredictor(self, model, metadata)
 
+    def make_onnx_predictor(self, artifacts, metadata):
+        # The predictors call the "model" artifact as they call the Keras model: uint8 images in,
+        # probabilities out.
+        return self.make_predictor(artifacts["model"], metadata)
+
     def export_plan(self, model, metadata):
         from nnkit.export.graphs import uint8_images
         from nnkit.task import ExportArtifact, ExportPlan
@@ -108,7 +113,8 @@ class ImageClassificationTask(Task):
 
 
 class ImagePredictor:
-    """A saved image classifier that takes raw inputs: file paths, PIL images or arrays."""
+    """A saved image classifier that takes raw inputs: file paths, PIL images or arrays.
+    `model` is the Keras model or its ONNX artifact (nnkit.runtime.onnx.OnnxModel)."""
 
     def __init__(self, task, model, metadata):
         self.task, self.model, self.metadata = task, model, metadata
@@ -173,10 +179,11 @@ def predict_command(task):
     @click.command("predict")
     @click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
     @model_path_option(task.name)
+    @runtime_option
     @click.option("--top-k", default=1, show_default=True, type=click.IntRange(min=1),
                   help="Show the K most likely classes.")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-    def predict(images, model_path, top_k, as_json):
+    def predict(images, model_path, runtime, top_k, as_json):
         """Classify image files (PNG/JPEG, any size, colour or gray, either polarity).
         A directory stands for the images inside it."""
         import json
@@ -185,7 +192,7 @@ def predict_command(task):
         from nnkit.data.images import expand_image_paths
 
         paths = expand_image_paths(images)
-        predictor = load_predictor_of(task, model_path)
+        predictor = load_predictor_of(task, model_path, runtime)
         results = predictor.predict(paths, top_k=top_k)
         if as_json:
             click.echo(json.dumps(results, indent=2))

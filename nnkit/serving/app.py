@@ -7,6 +7,9 @@ that batches the requests waiting for it (see batches.py). A task's endpoints ar
 (`Task.routes`, built with the `Serving` helpers here), or the generic POST /v1/<task>/predict;
 its web panel is its own too (`Task.web_panel`), or the page's generic one. Nothing here names
 a task. Every error, whatever raised it, answers `{"error": {"status": ..., "message": "one line"}}`.
+Around the routes: request counting for /metrics (metrics.py), API keys (auth.py) and the body
+limits (inputs.py), in that order from the outside; connections are guarded below the app, in
+uvicorn's protocol (connections.py).
 """
 
 import inspect
@@ -16,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import FileResponse, JSONResponse
@@ -26,9 +29,12 @@ from nnkit.serving import inputs as inputs
 from nnkit.errors import NnkitError
 from nnkit.registry import TASKS, load_task
 from nnkit.saving import MODEL_FILE
-from nnkit.serving.batches import TIME_LIMIT_S, ModelBusy, ModelWorker
+from nnkit.serving.auth import RequireKey
+from nnkit.serving.batches import MAX_QUEUE, TIME_LIMIT_S, ModelBusy, ModelWorker
+from nnkit.serving.metrics import SERVED_KEY, CountRequests, Metrics
 
 DEFAULT_MAX_BODY_BYTES = 10 * 2**20
+RETRY_AFTER_S = 1  # a model's queue drains within a few batches
 WEB_DIRECTORY = Path(__file__).resolve().parent / "web"
 
 
@@ -49,10 +55,11 @@ class ServedModel:
                 "metrics": metadata.get("metrics", {}).get("test", {})}
 
 
-def load_models(models_dir, time_limit=TIME_LIMIT_S):
+def load_models(models_dir, time_limit=TIME_LIMIT_S, max_queue=MAX_QUEUE, runtime="auto"):
     """{name: ServedModel} of every saved model directly under `models_dir` (or `models_dir`
-    itself, when it is one). A model that fails to load is one line on stderr, and skipped."""
-    from nnkit.saving import load_model
+    itself, when it is one), run by `runtime` (nnkit.saving.open_predictor). A model that fails
+    to load is one line on stderr, and skipped."""
+    from nnkit.saving import open_predictor
 
     models_dir = Path(models_dir)
     if not models_dir.is_dir():
@@ -62,13 +69,14 @@ def load_models(models_dir, time_limit=TIME_LIMIT_S):
     models = {}
     for directory in found:
         try:
-            model, metadata = load_model(directory)  # Keras safe mode: no code runs from the file
-            predictor = load_task(metadata["task"]).make_predictor(model, metadata)
+            # ONNX Runtime, or Keras in safe mode: no code runs from the files.
+            predictor, metadata = open_predictor(directory, runtime=runtime)
         except Exception as error:  # a damaged or foreign model must not stop the others
             print(f"nnkit: warning: skipped '{directory}': {one_line(error, limit=None)}", file=sys.stderr, flush=True)
             continue
         models[directory.name] = ServedModel(directory.name, metadata["task"], metadata, predictor,
-                                             ModelWorker(predictor, directory.name, time_limit=time_limit))
+                                             ModelWorker(predictor, directory.name, time_limit=time_limit,
+                                                         max_queue=max_queue))
     if not models:
         raise NnkitError(f"no model to serve in '{models_dir}': it needs subdirectories holding a {MODEL_FILE} "
                          "(as `nnkit <task> train` writes them)")
@@ -126,8 +134,10 @@ class Serving:
     def model_for(self, task):
         """A FastAPI dependency: the loaded model of the task `task` (a name) that `?model=` picks."""
 
-        async def dependency(model: str | None = Query(None, description="A loaded model's name")):
-            return pick_model(self.models, task, model)
+        async def dependency(request: Request, model: str | None = Query(None, description="A loaded model's name")):
+            served = pick_model(self.models, task, model)
+            setattr(request.state, SERVED_KEY, served)  # the model and task labels of /metrics
+            return served
 
         return dependency
 
@@ -166,10 +176,12 @@ def mount_tasks(app, tasks, serving):
     return actions
 
 
-def create_app(models_dir, max_body_bytes=DEFAULT_MAX_BODY_BYTES, time_limit=TIME_LIMIT_S):
+def create_app(models_dir, max_body_bytes=DEFAULT_MAX_BODY_BYTES, time_limit=TIME_LIMIT_S, max_queue=MAX_QUEUE,
+               api_keys=(), runtime="auto"):
     """The FastAPI app serving every model under `models_dir` (see `load_models`); a request
-    waits at most `time_limit` seconds for its model (then 503)."""
-    models = load_models(models_dir, time_limit)
+    waits at most `time_limit` seconds for its model, and is refused when `max_queue` already
+    wait for it (both 503); with `api_keys`, the API needs one of them (see auth.py)."""
+    models = load_models(models_dir, time_limit, max_queue, runtime)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -180,12 +192,20 @@ def create_app(models_dir, max_body_bytes=DEFAULT_MAX_BODY_BYTES, time_limit=TIM
     # No /docs: Swagger UI would load from a CDN, and the server works offline.
     app = FastAPI(title="nnkit", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.models = models
-    app.add_middleware(inputs.BodyLimit, max_bytes=max_body_bytes)
+    app.state.metrics = metrics = Metrics(models)
+    app.add_middleware(inputs.BodyLimit, max_bytes=max_body_bytes)  # the last added runs first
+    if api_keys:
+        app.add_middleware(RequireKey, keys=tuple(api_keys))
+    app.add_middleware(CountRequests, metrics=metrics)
     add_error_handlers(app)
 
     @app.api_route("/health", methods=["GET", "HEAD"])
     async def health():
         return {"status": "ok", "models": len(models)}
+
+    @app.api_route("/metrics", methods=["GET", "HEAD"], include_in_schema=False)
+    async def prometheus_metrics():
+        return metrics.page()
 
     @app.get("/v1/models")
     async def list_models():
@@ -239,8 +259,10 @@ def add_error_handlers(app):
         return error(exception.status_code, str(exception.detail))
 
     @app.exception_handler(ModelBusy)
-    async def model_busy(request, exception):
-        return error(503, str(exception))
+    async def model_busy(request, exception):  # a full queue, or no answer in time: worth a retry
+        busy = error(503, str(exception))
+        busy.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return busy
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request, exception):

@@ -4,7 +4,9 @@ A Keras model is not safe to call from many threads at once, and each call has a
 (dispatch, and the Python around it), much the same for one image as for a hundred. So the
 requests for one model queue up while it works, and when it is free it takes all that wait,
 asks for the same thing (the same function and options) and runs them as one batch. Nothing waits on purpose for a batch to fill: an idle model answers
-at once, a busy one answers many requests per call.
+at once, a busy one answers many requests per call. The queue is bounded: past `max_queue`
+waiting requests a new one is refused at once (503 with Retry-After) rather than held, so that
+a burst costs neither unbounded memory nor answers that come too late to matter.
 """
 
 import asyncio
@@ -15,10 +17,15 @@ from dataclasses import dataclass, field
 
 MAX_BATCH_ITEMS = 256  # enough to amortise the call; more would only delay the first answers
 TIME_LIMIT_S = 30.0  # the longest a request waits for its answer
+MAX_QUEUE = 64  # requests waiting for one model (--queue-size); four times the 16 clients benchmarked
 
 
 class ModelBusy(Exception):
-    """A request whose answer did not come within the time limit (the server answers 503)."""
+    """A request the model could not answer in time (the server answers 503, Retry-After)."""
+
+
+class QueueFull(ModelBusy):
+    """A request refused because `max_queue` requests already wait for the model (503 too)."""
 
 
 @dataclass
@@ -33,14 +40,18 @@ class Job:
 
 
 class ModelWorker:
-    def __init__(self, target, name, max_batch_items=MAX_BATCH_ITEMS, time_limit=TIME_LIMIT_S):
-        self.target, self.max_batch_items, self.time_limit = target, max_batch_items, time_limit
+    def __init__(self, target, name, max_batch_items=MAX_BATCH_ITEMS, time_limit=TIME_LIMIT_S, max_queue=MAX_QUEUE):
+        self.target, self.name, self.max_batch_items = target, name, max_batch_items
+        self.time_limit, self.max_queue = time_limit, max_queue
         self.jobs = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._serve, name=f"nnkit-model-{name}", daemon=True)
         self.thread.start()
 
     def submit(self, function, items, **options):
-        """A Future of `function(target, items, **options)`, computed on the model's thread."""
+        """A Future of `function(target, items, **options)`, computed on the model's thread;
+        QueueFull when `max_queue` requests wait already."""
+        if self.waiting() >= self.max_queue:
+            raise QueueFull(f"{self.max_queue} requests already wait for model '{self.name}': try again shortly")
         job = Job(function, list(items), options)
         self.jobs.put(job)
         return job.future
@@ -56,6 +67,11 @@ class ModelWorker:
         except asyncio.TimeoutError:
             raise ModelBusy(f"no answer within {self.time_limit:g} s: the model is busy or the request asks "
                             "for too much; try again, or with less")
+
+    def waiting(self):
+        """Requests queued and not yet taken by the model's thread (those dropped after their
+        time limit included, until the thread passes them: they still hold their inputs)."""
+        return self.jobs.qsize()
 
     def close(self):
         self.jobs.put(None)

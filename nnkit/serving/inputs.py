@@ -22,6 +22,10 @@ MAX_BEAMS = 16
 # a few seconds of a small model on 2 cores. A 2,000-word text at beam 16 held a model for 24 s.
 MAX_WORK = 8_000
 BODY_READ_SECONDS = 15.0
+BODY_TOTAL_SECONDS = 60.0  # a 10 MB body at 1.4 Mbit/s
+# An answer before the whole body was read ends the connection: what is left of the body would
+# be read as the next request, and a stalled client would hold the connection a while longer.
+UNREAD = {"connection": "close"}
 
 
 def error_body(status, message):
@@ -31,11 +35,13 @@ def error_body(status, message):
 class BodyLimit:
     """ASGI middleware: 413 for a body over `max_bytes`, decided from Content-Length before
     reading any of it, or (for a chunked body) as soon as the bytes read pass the limit; at most
-    `max_bytes` are ever held; 408 for a body that stops arriving for `read_seconds` (a client
-    that sends half a request must not hold the server). The app then reads the body from memory."""
+    `max_bytes` are ever held; 408 for a body that stops arriving for `read_seconds`, or is not
+    all there after `total_seconds` (a client that sends half a request, or a byte now and then,
+    must not hold the server). The app then reads the body from memory."""
 
-    def __init__(self, app, max_bytes, read_seconds=BODY_READ_SECONDS):
-        self.app, self.max_bytes, self.read_seconds = app, max_bytes, read_seconds
+    def __init__(self, app, max_bytes, read_seconds=BODY_READ_SECONDS, total_seconds=BODY_TOTAL_SECONDS):
+        self.app, self.max_bytes = app, max_bytes
+        self.read_seconds, self.total_seconds = read_seconds, total_seconds
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -46,12 +52,15 @@ class BodyLimit:
             await self.too_large(scope, receive, send)
             return
         chunks, size = [], 0
+        deadline = asyncio.get_running_loop().time() + self.total_seconds
         while True:
+            left = deadline - asyncio.get_running_loop().time()
             try:
-                message = await asyncio.wait_for(receive(), self.read_seconds)
+                message = await asyncio.wait_for(receive(), min(self.read_seconds, max(left, 0)))
             except asyncio.TimeoutError:
-                message = f"the request body stopped arriving for {self.read_seconds:g} s"
-                await JSONResponse(error_body(408, message), status_code=408)(scope, receive, send)
+                message = (f"the request body stopped arriving for {self.read_seconds:g} s" if left > self.read_seconds
+                           else f"the request body did not all arrive within {self.total_seconds:g} s")
+                await JSONResponse(error_body(408, message), status_code=408, headers=UNREAD)(scope, receive, send)
                 return
             if message["type"] == "http.disconnect":
                 return
@@ -76,7 +85,7 @@ class BodyLimit:
     async def too_large(self, scope, receive, send):
         limit = f"{self.max_bytes / 2**20:g} MB" if self.max_bytes >= 2**20 else f"{self.max_bytes:,} bytes"
         message = f"the request body is larger than the server's limit of {limit}"
-        await JSONResponse(error_body(413, message), status_code=413)(scope, receive, send)
+        await JSONResponse(error_body(413, message), status_code=413, headers=UNREAD)(scope, receive, send)
 
 
 def _content_type(request):

@@ -30,7 +30,7 @@ from nnkit.distribution import Distribution, Plan, weights_digest
 from nnkit.errors import NnkitError, UsageError
 from nnkit.layers.stateful import reset_states
 from nnkit.reproducibility import hardware, set_seed, versions
-from nnkit.saving import atomic_path, save_model, write_json
+from nnkit.saving import atomic_path, write_json
 from nnkit.training import OPTIMIZERS
 from nnkit.training.output import output_lock
 
@@ -84,12 +84,20 @@ class EpochTimer(keras.callbacks.Callback):
         self._start, self._train_end = time.perf_counter(), None
 
     def on_test_begin(self, logs=None):
-        self._train_end = self._train_end or time.perf_counter()
+        self._train_end = self._train_end or self._finished()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append((self._train_end or time.perf_counter()) - self._start)
+        self.seconds.append((self._train_end or self._finished()) - self._start)
         if logs is not None:
             logs[EPOCH_SECONDS] = self.seconds[-1]
+
+    def _finished(self):
+        """The time the epoch's last step finished: with batch-end callbacks dispatched
+        asynchronously (see async_safe) the training thread does not wait for each step, so wait
+        for the optimizer's step count, which the last step updates (on JAX, Keras hands its
+        training state back to the model's variables before validation and at the epoch's end)."""
+        keras.ops.convert_to_numpy(self.model.optimizer.iterations)
+        return time.perf_counter()
 
 
 class BestCheckpoint(keras.callbacks.Callback):
@@ -161,6 +169,22 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                              f"{_first_line(error)}; {_way_out(Path(self.backup_dir))}")
 
 
+def async_safe(callback):
+    """Mark `callback` as safe for Keras's asynchronous batch-end dispatch. One callback with
+    a batch-end hook that is not marked makes Keras run every step's batch-end hooks in the
+    training thread, each converting the step's logs to Python numbers first, so the training
+    thread waits for each step's results before it goes on. The callbacks marked here only
+    read the logs (TerminateOnNaN: a NaN stops training a step or two later than otherwise) or
+    do nothing per batch (BackupAndRestore saving per epoch; TensorBoard logging per epoch,
+    writing the graph once through its own writer).
+
+    Not on JAX: there, with asynchronous dispatch and a PyDataset (slots), Keras 3.15's
+    training step was handed weights an earlier step had donated ("Array has been deleted")."""
+    if keras.backend.backend() != "jax":
+        callback.async_safe = True
+    return callback
+
+
 def _first_line(error):
     text = str(error).strip()
     return text.splitlines()[0] if text else ""
@@ -226,7 +250,7 @@ def schedule_callbacks(training, monitor, mode):
         keras.callbacks.EarlyStopping(
             monitor=monitor, mode=mode, patience=training["early_stopping_patience"], restore_best_weights=True
         ),
-        keras.callbacks.TerminateOnNaN(),
+        async_safe(keras.callbacks.TerminateOnNaN()),
     ]
     if training["schedule"] == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
@@ -242,7 +266,7 @@ def callbacks_for(task, output, training, timer, splits):
         # The epoch's CSV row is written before its backup: a kill between the two repeats the
         # row on resume (read_training_log keeps the last) rather than losing it.
         keras.callbacks.CSVLogger(str(output / TRAINING_LOG), append=True),
-        AtomicBackupAndRestore(str(output / BACKUP_DIR), delete_checkpoint=False),
+        async_safe(AtomicBackupAndRestore(str(output / BACKUP_DIR), delete_checkpoint=False)),
         BestCheckpoint(output / "checkpoints" / "best.keras", monitor, mode),
         *tensorboard_callbacks(output),
         *schedule_callbacks(training, monitor, mode),
@@ -254,7 +278,7 @@ def tensorboard_callbacks(output):
     without it (a GPU box, say) trains all the same, without them."""
     from importlib.util import find_spec
 
-    return [keras.callbacks.TensorBoard(str(output / "logs"))] if find_spec("tensorflow") else []
+    return [async_safe(keras.callbacks.TensorBoard(str(output / "logs")))] if find_spec("tensorflow") else []
 
 
 def check_replicas(task, training, plan):
@@ -385,7 +409,9 @@ def evaluate_and_save(task, config, model, splits, output, history, record):
         "versions": versions(),
         "hardware": hardware(),
     }
-    save_model(model, Path(output), metadata)
+    from nnkit.export.inference import save_with_artifacts
+
+    save_with_artifacts(task, model, Path(output), metadata)  # and the ONNX artifacts, for inference without Keras
     return metadata
 
 

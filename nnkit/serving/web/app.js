@@ -121,15 +121,38 @@ function genericPanel(task) {
 
 // --- talking to the API -----------------------------------------------------------------
 
+// With API keys (`nnkit serve --api-key-file`) the API answers 401 until the page sends one:
+// the page asks for it (requests refused together share one question) and keeps it for this tab.
+// Functions, not constants: start() calls api() before the script's later lines have run.
+function storedKey() {
+  return sessionStorage.getItem("nnkit-api-key");
+}
+
+function askForKey(reason) {
+  askForKey.question ??= Promise.resolve().then(() => {
+    const key = window.prompt(`${reason}\n\nAPI key:`)?.trim();
+    if (key) {
+      sessionStorage.setItem("nnkit-api-key", key);
+    }
+    askForKey.question = null;
+    return Boolean(key);
+  });
+  return askForKey.question;
+}
+
 // Fetch and decode JSON; an API error ({"error": {"message"}}) or a failed request becomes
 // an Error carrying a one-line message that a panel can show.
-async function api(method, path, body) {
-  const options = { method };
+async function api(method, path, body, retried = false) {
+  const options = { method, headers: {} };
   if (body instanceof FormData) {
     options.body = body;  // the browser sets the multipart boundary itself
   } else if (body !== undefined) {
     options.body = JSON.stringify(body);
-    options.headers = { "Content-Type": "application/json" };
+    options.headers["Content-Type"] = "application/json";
+  }
+  const key = storedKey();
+  if (key) {
+    options.headers.Authorization = `Bearer ${key}`;
   }
   let response;
   try {
@@ -142,6 +165,12 @@ async function api(method, path, body) {
     answer = await response.json();
   } catch {
     // Not JSON: reported below with the status.
+  }
+  if (response.status === 401 && !retried) {
+    // Another request may have been given a key meanwhile; else ask for one.
+    if (storedKey() !== key || await askForKey(answer?.error?.message || "401")) {
+      return api(method, path, body, true);
+    }
   }
   if (!response.ok) {
     throw new Error(answer?.error?.message || `${response.status} ${response.statusText}`);
