@@ -7,19 +7,8 @@ and ReLU units (no conv bias under batch norm), max pooling, dense 120 and 84, d
 import keras
 from keras import layers
 
+from keras_clock import EpochClock
 from runner import Clock, arguments, report
-
-
-class EpochClock(keras.callbacks.Callback):
-    def __init__(self, clock):
-        super().__init__()
-        self.clock = clock
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.clock.start()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.clock.stop(logs["loss"])
 
 
 def unit(kind, size, **options):

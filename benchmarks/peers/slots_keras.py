@@ -10,6 +10,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from keras_clock import EpochClock
 from runner import Clock, arguments, padded_batches, report
 
 
@@ -48,18 +49,6 @@ class Batches(keras.utils.PyDataset):
         d = self.data
         return ({"words": d["x_words"][rows, :width], "trigrams": d["x_trigrams"][rows, :width]},
                 {"slots": d["y_slots"][rows, :width], "intent": d["y_intent"][rows]})
-
-
-class EpochClock(keras.callbacks.Callback):
-    def __init__(self, clock):
-        super().__init__()
-        self.clock = clock
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.clock.start()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.clock.stop(logs["loss"])
 
 
 def build(config, sizes):

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from keras_clock import EpochClock
 from runner import Clock, arguments, padded_batches, report
 
 
@@ -57,18 +58,6 @@ class Batches(keras.utils.PyDataset):
             return np.pad(array, [(0, 0), (0, width - array.shape[1])])
 
         return {"source": cut("x_source"), "previous_words": cut("x_previous_words")}, {"words": cut("y_words")}
-
-
-class EpochClock(keras.callbacks.Callback):
-    def __init__(self, clock):
-        super().__init__()
-        self.clock = clock
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.clock.start()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.clock.stop(logs["loss"])
 
 
 def build(config, sizes):
