@@ -1,13 +1,10 @@
 """The demo page against a server with API keys, in Chromium: the page loads without a key, asks
 for one once (its first requests, refused together, share the question), then works."""
 
-import threading
-import time
-
 import pytest
 
 import echo_task
-from conftest import free_ports
+from test_web import served_in_process
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 KEY = "web-page-key-0123456789"
@@ -15,24 +12,10 @@ KEY = "web-page-key-0123456789"
 
 @pytest.fixture
 def keyed_server(tmp_path, monkeypatch):
-    uvicorn = pytest.importorskip("uvicorn")
-    from nnkit.serving.app import create_app
-
+    pytest.importorskip("uvicorn")
     echo_task.register(monkeypatch)
-    app = create_app(echo_task.save_echo_model(tmp_path / "echo"), api_keys=(KEY,))
-    (port,) = free_ports(1)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the in-process server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with served_in_process(echo_task.save_echo_model(tmp_path / "echo"), api_keys=(KEY,)) as url:
+        yield url
 
 
 def test_the_page_asks_for_the_key_once_and_then_uses_it(keyed_server):

@@ -248,15 +248,15 @@ def shown_words(page):
 
 
 @contextmanager
-def served_in_process(models_dir):
-    """`create_app(models_dir)` behind uvicorn on a thread of this process (for a task that is
-    registered here only, or models already loaded by other tests); its URL."""
+def served_in_process(models_dir, **options):
+    """`create_app(models_dir, **options)` behind uvicorn on a thread of this process (for a task
+    that is registered here only, or models already loaded by other tests); its URL."""
     import uvicorn
 
     from nnkit.serving.app import create_app
 
     (port,) = free_ports(1)
-    server = uvicorn.Server(uvicorn.Config(create_app(models_dir), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(models_dir, **options), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
